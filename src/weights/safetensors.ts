@@ -1,0 +1,160 @@
+// safetensors: 8-byte little-endian header length N, N bytes of JSON, then raw little-endian data.
+// Spec: https://github.com/huggingface/safetensors (format section). We read only the header.
+import fs from 'node:fs';
+import { CnextError } from '../core/errors.ts';
+import { bf16ToFloat, halfToFloat, type Tensor } from '../core/tensor.ts';
+import { DTYPE_BYTES, WeightSource, type WeightDType, type WeightEntry } from './weight-source.ts';
+
+/** A header larger than this is not a weight file (the real ones are < 1 MB). */
+const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+
+export interface SafetensorsHeader {
+  readonly entries: WeightEntry[];
+  readonly metadata: Record<string, string>;
+  readonly dataStart: number;
+}
+
+function malformed(file: string, why: string): CnextError {
+  return new CnextError('WEIGHTS_MALFORMED', `${file} is not a valid safetensors file: ${why}`);
+}
+
+/** Parse the header of `file` and check every tensor lies inside the file. Reads no tensor data. */
+export function readSafetensorsHeader(file: string): SafetensorsHeader {
+  const real = fs.realpathSync(file);
+  const fd = fs.openSync(real, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size < 8) throw malformed(file, `file is ${size} bytes, shorter than the 8-byte header length`);
+    const lenBuf = Buffer.alloc(8);
+    fs.readSync(fd, lenBuf, 0, 8, 0);
+    const n = lenBuf.readBigUInt64LE(0);
+    if (n > BigInt(Math.min(MAX_HEADER_BYTES, size - 8))) {
+      throw malformed(file, `header length ${n} exceeds the file size ${size}`);
+    }
+    const headerLen = Number(n);
+    const headerBuf = Buffer.alloc(headerLen);
+    if (fs.readSync(fd, headerBuf, 0, headerLen, 8) !== headerLen) throw malformed(file, 'truncated header');
+    return parseHeader(file, real, headerBuf, 8 + headerLen, size);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function parseHeader(file: string, real: string, headerBuf: Buffer, dataStart: number, size: number): SafetensorsHeader {
+  let json: unknown;
+  try {
+    json = JSON.parse(headerBuf.toString('utf8'));
+  } catch (e) {
+    throw malformed(file, `header is not JSON (${(e as Error).message})`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw malformed(file, 'header is not a JSON object');
+  const entries: WeightEntry[] = [];
+  let metadata: Record<string, string> = {};
+  for (const [name, v] of Object.entries(json as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      if (typeof v === 'object' && v !== null) metadata = v as Record<string, string>;
+      continue;
+    }
+    if (typeof v !== 'object' || v === null) throw malformed(file, `entry ${name} is not an object`);
+    const { dtype, shape, data_offsets } = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) throw malformed(file, `tensor ${name} has unsupported dtype ${String(dtype)}`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw malformed(file, `tensor ${name} has an invalid shape ${JSON.stringify(shape)}`);
+    }
+    if (
+      !Array.isArray(data_offsets) || data_offsets.length !== 2 ||
+      !data_offsets.every((d) => Number.isSafeInteger(d) && d >= 0) || data_offsets[1] < data_offsets[0]
+    ) {
+      throw malformed(file, `tensor ${name} has invalid data_offsets ${JSON.stringify(data_offsets)}`);
+    }
+    const [begin, end] = data_offsets as [number, number];
+    const elems = (shape as number[]).reduce((a, b) => a * b, 1);
+    const bytes = elems * DTYPE_BYTES[dtype as WeightDType];
+    if (end - begin !== bytes) {
+      throw malformed(file, `tensor ${name} of shape [${shape.join(', ')}] ${dtype} needs ${bytes} bytes but data_offsets span ${end - begin}`);
+    }
+    if (dataStart + end > size) {
+      throw malformed(file, `tensor ${name} ends at byte ${dataStart + end}, past the end of the file (${size} bytes; truncated download?)`);
+    }
+    entries.push({ name, dtype: dtype as WeightDType, shape: shape as number[], file: real, offset: dataStart + begin, length: bytes });
+  }
+  return { entries, metadata, dataStart };
+}
+
+export function openSafetensors(file: string): WeightSource {
+  return new WeightSource(readSafetensorsHeader(file).entries, file);
+}
+
+/** Read one tensor's bytes (tests, fixtures, small tensors). Network weights are never read this way. */
+export function readEntryBytes(entry: WeightEntry): Buffer {
+  const fd = fs.openSync(entry.file, 'r');
+  try {
+    const buf = Buffer.alloc(entry.length);
+    const got = fs.readSync(fd, buf, 0, entry.length, entry.offset);
+    if (got !== entry.length) throw new CnextError('WEIGHTS_MALFORMED', `${entry.file}: tensor ${entry.name} is truncated`);
+    return buf;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Read one small tensor into memory as a typed Tensor (fixtures, tests). Floats come back as float32. */
+export function readTensor(entry: WeightEntry): Tensor {
+  if (entry.layout) throw new CnextError('WEIGHTS_UNSUPPORTED', `${entry.name}: reading non-contiguous tensors is not supported here`);
+  const buf = readEntryBytes(entry);
+  const n = entry.length / DTYPE_BYTES[entry.dtype];
+  const dims = entry.shape;
+  switch (entry.dtype) {
+    case 'F32': return { type: 'float32', dims, data: new Float32Array(buf.buffer, buf.byteOffset, n).slice() };
+    case 'F64': return { type: 'float32', dims, data: Float32Array.from(new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length))) };
+    case 'F16': { const h = new Uint16Array(buf.buffer, buf.byteOffset, n); return { type: 'float32', dims, data: Float32Array.from(h, halfToFloat) }; }
+    case 'BF16': { const h = new Uint16Array(buf.buffer, buf.byteOffset, n); return { type: 'float32', dims, data: Float32Array.from(h, bf16ToFloat) }; }
+    case 'I64': return { type: 'int64', dims, data: new BigInt64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length)) };
+    case 'I32': return { type: 'int32', dims, data: new Int32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length)) };
+    case 'U8': case 'BOOL': return { type: 'uint8', dims, data: new Uint8Array(buf) };
+    default: throw new CnextError('WEIGHTS_UNSUPPORTED', `${entry.name}: dtype ${entry.dtype} cannot be read into memory`);
+  }
+}
+
+export interface TensorToWrite {
+  readonly dtype: WeightDType;
+  readonly shape: readonly number[];
+  /** Raw little-endian bytes, exactly product(shape) × element size. */
+  readonly data: Uint8Array;
+}
+
+/**
+ * Write a safetensors file. Tensors are written in the given order, so callers can produce odd offsets on
+ * purpose (tests). Written to `file.tmp` then renamed, so a reader never sees half a file.
+ */
+export function writeSafetensors(
+  file: string,
+  tensors: ReadonlyMap<string, TensorToWrite> | Record<string, TensorToWrite>,
+  metadata?: Record<string, string>,
+): void {
+  const list: Array<[string, TensorToWrite]> = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  let off = 0;
+  for (const [name, t] of list) {
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
+    if (bytes !== t.data.byteLength) throw new RangeError(`tensor ${name}: ${t.data.byteLength} bytes for ${bytes} expected`);
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + bytes] };
+    off += bytes;
+  }
+  const raw = Buffer.from(JSON.stringify(header), 'utf8');
+  const headerBytes = Buffer.concat([raw, Buffer.alloc((8 - (raw.length % 8)) % 8, 0x20)]);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(headerBytes.length));
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, len);
+    fs.writeSync(fd, headerBytes);
+    for (const [, t] of list) fs.writeSync(fd, t.data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
