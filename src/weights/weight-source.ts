@@ -67,6 +67,11 @@ export class WeightSource {
     return [...this.entries.keys()];
   }
 
+  /** Look up without marking the weight used (probing for optional parts of a model). */
+  peek(name: string): WeightEntry | undefined {
+    return this.entries.get(name);
+  }
+
   /** Look up without checking a shape (e.g. to infer a width from a weight). Marks the name used. */
   get(name: string): WeightEntry {
     const e = this.entries.get(name);

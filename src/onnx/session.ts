@@ -1,0 +1,108 @@
+// The only module that imports onnxruntime-node. Sessions are created from an in-memory model whose
+// external data lives in the user's weight files (see DESIGN.md, "Networks are built, not exported").
+import os from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { CnextError } from '../core/errors.ts';
+import type { DType, Tensor } from '../core/tensor.ts';
+import type { BuiltModel } from './builder.ts';
+
+export type ExecutionProvider = 'cpu' | 'cuda';
+
+export interface SessionOptions {
+  provider?: ExecutionProvider;
+  /** Intra-op threads; default = available cores. */
+  threads?: number;
+  /**
+   * Keep fp16 weights fp16 and memory-mapped (no constant folding of their Casts, no prepacking):
+   * ~1× the fp16 file in RAM instead of ~2×, slower on memory-bound layers.
+   */
+  lowMemory?: boolean;
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Label for error messages ("UNet", "VAE decoder"). */
+  label?: string;
+}
+
+const LOW_MEMORY_DISABLED_OPTIMIZERS = 'ConstantFolding;FuseFp16InitializerToFp32NodeTransformer';
+
+export class Session {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly label: string,
+  ) {}
+
+  static async create(model: BuiltModel, options: SessionOptions = {}): Promise<Session> {
+    const label = options.label ?? 'network';
+    const provider = options.provider ?? 'cpu';
+    const extra: Record<string, Record<string, string>> = {
+      session: { model_external_initializers_file_folder_path: model.externalDir },
+    };
+    if (options.lowMemory) {
+      extra.optimization = { disable_specified_optimizers: LOW_MEMORY_DISABLED_OPTIMIZERS };
+      extra.session.disable_prepacking = '1';
+    }
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
+      executionProviders: [provider],
+      intraOpNumThreads: options.threads ?? os.availableParallelism(),
+      interOpNumThreads: 1,
+      graphOptimizationLevel: options.optimization ?? 'all',
+      executionMode: 'sequential',
+      enableCpuMemArena: true,
+      enableMemPattern: true,
+      extra,
+    };
+    try {
+      return new Session(await ort.InferenceSession.create(model.bytes, sessionOptions), label);
+    } catch (e) {
+      const msg = (e as Error).message ?? String(e);
+      if (provider === 'cuda' && /cuda|provider/i.test(msg)) {
+        throw new CnextError('CUDA_UNAVAILABLE', `Cannot create the ${label} session on CUDA: ${msg}`, {
+          category: 'third-party',
+          cause: e,
+          solutions: [
+            'Install the CUDA build of onnxruntime-node: npm install --onnxruntime-node-install=cuda12 (see README, "GPU")',
+            'Or run on CPU with --device cpu',
+          ],
+        });
+      }
+      throw new CnextError('SESSION_CREATE_FAILED', `Cannot create the ${label} session: ${msg}`, { category: 'third-party', cause: e });
+    }
+  }
+
+  get inputNames(): readonly string[] {
+    return this.session.inputNames;
+  }
+
+  get outputNames(): readonly string[] {
+    return this.session.outputNames;
+  }
+
+  /** Run with named inputs; every graph input must be given. Returns all outputs by name. */
+  async run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    const missing = this.session.inputNames.filter((n) => !(n in feeds));
+    if (missing.length) throw new Error(`${this.label}: missing inputs ${missing.join(', ')}`);
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(feeds)) {
+      if (!this.session.inputNames.includes(name)) throw new Error(`${this.label}: unknown input ${name}`);
+      ortFeeds[name] = new ort.Tensor(t.type, t.data as never, t.dims as number[]);
+    }
+    let result: ort.InferenceSession.ReturnType;
+    try {
+      result = await this.session.run(ortFeeds);
+    } catch (e) {
+      const dims = Object.entries(feeds).map(([n, t]) => `${n}[${t.dims.join(',')}]`).join(' ');
+      throw new CnextError('SESSION_RUN_FAILED', `${this.label} failed on inputs ${dims}: ${(e as Error).message}`, {
+        category: 'third-party',
+        cause: e,
+      });
+    }
+    const out: Record<string, Tensor> = {};
+    for (const [name, t] of Object.entries(result)) {
+      out[name] = { type: t.type as DType, dims: [...t.dims], data: t.data as never };
+    }
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
