@@ -91,3 +91,10 @@ export function bf16ToFloat(b: number): number {
   f16Buf.setUint32(0, (b & 0xffff) << 16);
   return f16Buf.getFloat32(0);
 }
+
+/** Narrow a tensor returned by a network to float32, or fail loudly. */
+export function asFloat32(t: Tensor | undefined, what = 'tensor'): Float32Tensor {
+  if (!t) throw new Error(`${what} is missing`);
+  if (t.type !== 'float32') throw new Error(`${what} is ${t.type}, expected float32`);
+  return t as Float32Tensor;
+}

@@ -1,0 +1,142 @@
+// ControlNeXtSDVModel, the ControlNeXt-SVD-v2 control branch
+// (dvlab-research/ControlNeXt @ ab4b3ac, ControlNeXt-SVD-v2/models/controlnext_vid_svd.py).
+// Pose frames [B, F, 3, H, W] in [0,1] and a timestep → features [B·F, C0, h', w'] that the UNet
+// cross-normalises and adds after its first down block.
+import { CnextError } from '../core/errors.ts';
+import { asFloat32 } from '../core/tensor.ts';
+import type { ControlNeXt } from '../diffusion/components.ts';
+import { DataType, GraphBuilder, type BuiltModel, type Value } from '../onnx/builder.ts';
+import { Session, type SessionOptions } from '../onnx/session.ts';
+import type { WeightSource } from '../weights/weight-source.ts';
+import { timestepEmbedding, timesteps } from './embeddings.ts';
+import { conv, dim, relu, reshape, shape, type G } from './nn.ts';
+import { groupNorm } from './normalization.ts';
+import { downsample2D, resnetBlock2D } from './resnet.ts';
+
+/** The class's config.json keys (its defaults are the real ControlNeXt-SVD-v2 model). */
+export interface ControlNeXtConfig {
+  time_embed_dim: number;
+  in_channels: readonly number[];
+  out_channels: readonly number[];
+  groups: readonly number[];
+}
+
+export const CONTROLNEXT_DEFAULT_CONFIG: ControlNeXtConfig = {
+  time_embed_dim: 256,
+  in_channels: [128, 128],
+  out_channels: [128, 256],
+  groups: [4, 8],
+};
+
+/** The model's `scale` output: a constant 1.0 in the class (not learned); the pipeline multiplies it per row. */
+export const CONTROLNEXT_SCALE = 1.0;
+
+/** Sinusoid width of `time_proj` (fixed in the class: Timesteps(128)). */
+const TIME_PROJ_DIM = 128;
+/** GroupNorm groups fixed in the class: the stem uses 2, the mid convs 8. */
+const STEM_GROUPS = 2;
+const MID_GROUPS = 8;
+
+export function resolveControlNeXtConfig(raw: Partial<ControlNeXtConfig> = {}): ControlNeXtConfig {
+  const c = { ...CONTROLNEXT_DEFAULT_CONFIG, ...raw };
+  const n = c.in_channels.length;
+  if (c.out_channels.length !== n || c.groups.length !== n) {
+    throw new CnextError(
+      'CONFIG_INVALID',
+      `ControlNeXt config: in_channels (${n}), out_channels (${c.out_channels.length}) and groups (${c.groups.length}) must have the same length`,
+    );
+  }
+  return c;
+}
+
+/** Output channels C0 of the final 1×1 conv, read from the weight (320 in the real model). */
+export function controlNeXtOutChannels(weights: WeightSource): number {
+  const w = weights.peek('mid_convs.1.weight');
+  if (!w) throw new CnextError('WEIGHT_MISSING', `Weight mid_convs.1.weight is missing from ${weights.origin}`);
+  return w.shape[0];
+}
+
+/**
+ * Graph: inputs `sample` [B, F, 3, H, W] float32, `timestep` [1] float32; output `output` [B·F, C0, h', w'].
+ */
+export function buildControlNeXt(weights: WeightSource, config: ControlNeXtConfig): BuiltModel {
+  const g = new GraphBuilder(weights, 'controlnext');
+  const sample = g.input('sample', DataType.FLOAT, ['B', 'F', 3, 'H', 'W']);
+  const t = g.input('timestep', DataType.FLOAT, [1]);
+  const D = config.time_embed_dim;
+
+  // (B) → (B, D), then repeat_interleave over frames → (B·F, D)
+  const B = dim(g, sample, 0);
+  const F = dim(g, sample, 1);
+  const tB = g.op('Expand', [t, B]);
+  const embBatch = timestepEmbedding(g, 'time_embedding', timesteps(g, tB, TIME_PROJ_DIM), TIME_PROJ_DIM, D);
+  const emb = repeatInterleave(g, embBatch, F, D);
+
+  // (B·F, 3, H, W)
+  let x = reshape(g, sample, [-1, 3, dim(g, sample, 3), dim(g, sample, 4)]);
+  x = stem(g, x);
+
+  const stemOut = g.scope('embedding', () => g.weightShape('6.weight')?.[0]) ?? 128;
+  let c = stemOut;
+  config.in_channels.forEach((inC, i) => {
+    if (inC !== c) {
+      throw new CnextError('CONFIG_INVALID', `ControlNeXt config: in_channels[${i}] = ${inC} but the previous layer gives ${c} channels`);
+    }
+    const outC = config.out_channels[i];
+    x = g.scope('down_res', () => resnetBlock2D(g, String(i), x, emb, { inC, outC, tembC: D, groups: config.groups[i], eps: 1e-6 }));
+    x = g.scope('down_sample', () => downsample2D(g, String(i), x, outC));
+    c = outC;
+  });
+
+  x = g.scope('mid_convs', () => {
+    const m = g.scope('0', () => {
+      let h = conv(g, '0', x, { inC: c, outC: c, kernel: 3, pad: 1 });
+      h = groupNorm(g, '2', relu(g, h), c, MID_GROUPS, 1e-5);
+      h = conv(g, '3', h, { inC: c, outC: c, kernel: 3, pad: 1 });
+      return groupNorm(g, '4', h, c, MID_GROUPS, 1e-5);
+    });
+    const sum = g.op('Add', [m, x]);
+    return conv(g, '1', sum, { inC: c, outC: controlNeXtOutChannels(weights), kernel: 1 });
+  });
+  g.output(x, 'output', DataType.FLOAT, ['BF', controlNeXtOutChannels(weights), 'h', 'w']);
+  weights.assertAllUsed();
+  return g.build({ network: 'ControlNeXtSDVModel' });
+}
+
+/** conv(3→64, s2 p1) → GN(2) → ReLU → conv(64→64, p0) → GN(2) → ReLU → conv(64→128, p0) → GN(2) → ReLU. */
+function stem(g: G, input: Value): Value {
+  return g.scope('embedding', () => {
+    let x = input;
+    let inC = 3;
+    for (const [i, stride, pad] of [[0, 2, 1], [3, 1, 0], [6, 1, 0]] as const) {
+      const outC = g.weightShape(`${i}.weight`)?.[0];
+      if (outC === undefined) throw new CnextError('WEIGHT_MISSING', `Weight embedding.${i}.weight is missing from ${g.weights?.origin}`);
+      x = conv(g, String(i), x, { inC, outC, kernel: 3, stride, pad });
+      x = relu(g, groupNorm(g, String(i + 1), x, outC, STEM_GROUPS, 1e-5));
+      inC = outC;
+    }
+    return x;
+  });
+}
+
+/** (B, D) → (B·F, D), rows b·F + f (torch repeat_interleave on dim 0). */
+export function repeatInterleave(g: G, x: Value, frames: Value, width: number): Value {
+  const expanded = g.op('Expand', [g.op('Unsqueeze', [x, g.constInt64([1])]), shape(g, [dim(g, x, 0), frames, width])]);
+  return reshape(g, expanded, [-1, width]);
+}
+
+/** A ControlNeXt on an ONNX Runtime session. */
+export async function loadControlNeXt(
+  weights: WeightSource,
+  config: ControlNeXtConfig,
+  options: SessionOptions = {},
+): Promise<ControlNeXt> {
+  const session = await Session.create(buildControlNeXt(weights, config), { label: 'ControlNeXt', ...options });
+  return {
+    async run(sample, timestep) {
+      const out = await session.run({ sample, timestep: { type: 'float32', dims: [1], data: Float32Array.of(timestep) } });
+      return asFloat32(out.output, "ControlNeXt output");
+    },
+    release: () => session.release(),
+  };
+}

@@ -1,0 +1,84 @@
+// Layer helpers shared by every network: the torch module → ONNX op mapping, in one place.
+// Each takes the builder, reads its parameters from the current scope (so `conv1.weight` is looked up as
+// `<scope>.conv1.weight`) and returns the output value.
+import { DataType, GraphBuilder, MS_DOMAIN, type Value } from '../onnx/builder.ts';
+
+export type G = GraphBuilder;
+
+/** torch.nn.Linear: y = x·Wᵀ + b with W [out, in] used as stored (FusedMatMul transB, no Transpose on the weight). */
+export function linear(g: G, name: string, x: Value, inF: number, outF: number, bias = true): Value {
+  return g.scope(name, () => {
+    const y = g.op('FusedMatMul', [x, g.param('weight', [outF, inF])], { transB: 1 }, { domain: MS_DOMAIN });
+    return bias ? g.op('Add', [y, g.param('bias', [outF])]) : y;
+  });
+}
+
+export interface ConvSpec {
+  inC: number;
+  outC: number;
+  /** Kernel size per spatial axis (2-D: [kh, kw]; 3-D: [kt, kh, kw]). A number means square 2-D. */
+  kernel: number | readonly number[];
+  stride?: number;
+  /** Symmetric padding per spatial axis, or explicit ONNX pads. */
+  pad?: number | readonly number[];
+  bias?: boolean;
+}
+
+/** torch.nn.Conv2d / Conv3d (from the kernel rank). */
+export function conv(g: G, name: string, x: Value, spec: ConvSpec): Value {
+  const k = typeof spec.kernel === 'number' ? [spec.kernel, spec.kernel] : [...spec.kernel];
+  const rank = k.length;
+  const pad = spec.pad ?? 0;
+  const pads = typeof pad === 'number' ? Array(2 * rank).fill(pad) : pad.length === rank ? [...pad, ...pad] : [...pad];
+  return g.scope(name, () =>
+    g.op(
+      'Conv',
+      [x, g.param('weight', [spec.outC, spec.inC, ...k]), spec.bias === false ? null : g.param('bias', [spec.outC])],
+      { kernel_shape: k, strides: Array(rank).fill(spec.stride ?? 1), pads },
+    ),
+  );
+}
+
+export function silu(g: G, x: Value): Value {
+  return g.op('Mul', [x, g.op('Sigmoid', [x])]);
+}
+
+/** Exact (erf) GELU, opset 20+. */
+export function gelu(g: G, x: Value): Value {
+  return g.op('Gelu', [x]);
+}
+
+export function relu(g: G, x: Value): Value {
+  return g.op('Relu', [x]);
+}
+
+// ---- shapes ---------------------------------------------------------------------------------------------
+
+/** Dimension `i` of `x` as an int64 [1] value (dynamic shapes). */
+export function dim(g: G, x: Value, i: number): Value {
+  return g.op('Shape', [x], { start: i, end: i === -1 ? undefined : i + 1 });
+}
+
+/** Build an int64 shape vector from dynamic parts (int64 [1] values) and constants. */
+export function shape(g: G, parts: ReadonlyArray<Value | number>): Value {
+  if (parts.every((p) => typeof p === 'number')) return g.constInt64(parts as number[]);
+  return g.op('Concat', parts.map((p) => (typeof p === 'number' ? g.constInt64([p]) : p)), { axis: 0 });
+}
+
+export function reshape(g: G, x: Value, parts: ReadonlyArray<Value | number>): Value {
+  return g.op('Reshape', [x, shape(g, parts)]);
+}
+
+export function transpose(g: G, x: Value, perm: readonly number[]): Value {
+  return g.op('Transpose', [x], { perm });
+}
+
+export function mulDims(g: G, a: Value, b: Value): Value {
+  return g.op('Mul', [a, b]);
+}
+
+export function divDim(g: G, a: Value, b: Value | number): Value {
+  return g.op('Div', [a, typeof b === 'number' ? g.constInt64([b]) : b]);
+}
+
+export { DataType };

@@ -1,0 +1,15 @@
+// Fixture kind → runner. One line per kind; the module is imported only when a case of that kind runs,
+// so `cnext parity` on the scheduler fixture never loads onnxruntime. Each module exports `run: KindRunner`.
+import type { KindRunner } from './types.ts';
+
+export type KindModule = { readonly run: KindRunner };
+
+export const KINDS: Readonly<Record<string, () => Promise<KindModule>>> = {
+  scheduler: () => import('./kinds/scheduler.ts'),
+  svd_image_preprocess: () => import('./kinds/svd-image-preprocess.ts'),
+  controlnext: () => import('./kinds/controlnext.ts'),
+};
+
+export function isRegisteredKind(kind: string): boolean {
+  return Object.hasOwn(KINDS, kind);
+}
