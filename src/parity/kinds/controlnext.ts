@@ -14,7 +14,7 @@ export const run: KindRunner = async (c) => {
     const output: Float32Tensor = await net.run(sample, t);
     return compareOutputs(
       c,
-      new Map([
+      new Map<string, Float32Array | Float32Tensor>([
         ['out.output', output],
         ['out.scale', Float32Array.of(CONTROLNEXT_SCALE)],
       ]),
