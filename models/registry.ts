@@ -1,0 +1,174 @@
+// What the tool needs on disk, where each file comes from, and what is known about it.
+//
+// Rules for entries:
+// - `bytes` and `sha256` are filled in only where they were checked against the hub's own listing. Where they are
+//   not known the field is absent and `unknown` says so; the downloader then takes the size and (for Git LFS files)
+//   the sha256 the hub reports in `X-Linked-Size` / `X-Linked-Etag` at pull time, verifies against those, and
+//   records them in the model folder's manifest (models/cache.ts) so that `cnext models verify` can check later.
+// - `path` is where the file lives inside the model folder, which mirrors the hub's layout (a diffusers folder for
+//   SVD); `remote` is the path inside the hub repository when it differs (ControlNeXt's weights sit in a subfolder).
+
+export type ModelRole = 'svd' | 'controlnext' | 'mediapipe';
+
+export interface ModelFile {
+  /** Relative path inside the model folder (forward slashes). */
+  readonly path: string;
+  /** Path inside the hub repository, when it differs from `path`. */
+  readonly remote?: string;
+  /** Size in bytes, when known. */
+  readonly bytes?: number;
+  /** Lower-case hex sha256, when known. */
+  readonly sha256?: string;
+  /** Optional files are pulled only with `--all-files`. */
+  readonly optional?: boolean;
+  readonly note?: string;
+}
+
+export type ModelSource =
+  | {
+      readonly kind: 'hf';
+      /** `owner/name` on the Hugging Face hub (or on `HF_ENDPOINT`). */
+      readonly repo: string;
+      /** Branch or commit; the commit actually served is recorded in the manifest (`X-Repo-Commit`). */
+      readonly revision: string;
+      /** Gated repos need the licence accepted on the model page and `HF_TOKEN` set. */
+      readonly gated: boolean;
+    }
+  | {
+      readonly kind: 'local-build';
+      /** What the files are built from (an npm package), never downloaded. */
+      readonly from: string;
+      readonly builder: string;
+    };
+
+export interface Licence {
+  readonly name: string;
+  readonly url: string;
+  readonly note?: string;
+}
+
+export interface ModelEntry {
+  /** Folder name under the models root and the CLI name (`cnext models pull NAME`). */
+  readonly name: string;
+  readonly title: string;
+  readonly role: ModelRole;
+  readonly source: ModelSource;
+  readonly licence: Licence;
+  readonly files: readonly ModelFile[];
+  /** Set on alternative sources of the same weights: the entry this one can replace. */
+  readonly alternativeTo?: string;
+  /** Facts that could not be checked, stated plainly. */
+  readonly unknown?: readonly string[];
+  readonly notes?: readonly string[];
+}
+
+const SVD_REPO = 'stabilityai/stable-video-diffusion-img2vid-xt-1-1';
+
+export const REGISTRY: readonly ModelEntry[] = [
+  {
+    name: 'svd-xt-1-1',
+    title: 'Stable Video Diffusion img2vid-xt 1.1 (diffusers folder, fp16 variant)',
+    role: 'svd',
+    source: { kind: 'hf', repo: SVD_REPO, revision: 'main', gated: true },
+    licence: {
+      name: 'Stability AI Community License',
+      url: `https://huggingface.co/${SVD_REPO}`,
+      note:
+        'Gated: accept the licence on the model page first. SVD 1.1 was first published (2024-02) under the Stability AI ' +
+        'Non-Commercial Research Community License; the licence file in the repository (not checked here) is authoritative.',
+    },
+    files: [
+      { path: 'model_index.json' },
+      { path: 'scheduler/scheduler_config.json' },
+      { path: 'feature_extractor/preprocessor_config.json' },
+      { path: 'image_encoder/config.json' },
+      { path: 'image_encoder/model.fp16.safetensors' },
+      { path: 'unet/config.json' },
+      {
+        path: 'unet/diffusion_pytorch_model.fp16.safetensors',
+        optional: true,
+        note:
+          'The plain SVD UNet. ControlNeXt-SVD-v2 ships a full fine-tuned UNet (controlnext-svd-v2/unet.bin) that replaces ' +
+          'it, so it is pulled only with --all-files; unet/config.json is still needed.',
+      },
+      { path: 'vae/config.json' },
+      { path: 'vae/diffusion_pytorch_model.fp16.safetensors' },
+    ],
+    unknown: [
+      'bytes and sha256 of every file (not checked against the hub listing; taken from the hub headers at pull time)',
+      'the commit `main` points at (recorded at pull time)',
+    ],
+  },
+  {
+    name: 'controlnext-svd-v2',
+    title: 'ControlNeXt-SVD-v2: fine-tuned SVD UNet and the ControlNeXt control branch (PyTorch zip .bin)',
+    role: 'controlnext',
+    source: { kind: 'hf', repo: 'Pbihao/ControlNeXt', revision: 'main', gated: false },
+    licence: {
+      name: 'Apache-2.0 (code repository dvlab-research/ControlNeXt); the UNet is a fine-tune of SVD, so the SVD licence applies to it too',
+      url: 'https://github.com/dvlab-research/ControlNeXt/blob/main/LICENSE',
+      note: 'The weights repository on the hub states no separate licence that was checked here.',
+    },
+    files: [
+      { path: 'unet.bin', remote: 'ControlNeXt-SVD/v2/unet.bin' },
+      { path: 'controlnet.bin', remote: 'ControlNeXt-SVD/v2/controlnet.bin' },
+    ],
+    unknown: ['bytes and sha256 of both files', 'whether the hub repository carries its own licence file'],
+    notes: [
+      'Source: the download link in dvlab-research/ControlNeXt ControlNeXt-SVD-v2/README.md (@ab4b3ac): ' +
+        'https://huggingface.co/Pbihao/ControlNeXt/tree/main/ControlNeXt-SVD/v2',
+    ],
+  },
+  {
+    name: 'controlnext-svd-v2-unet-fp16',
+    title: 'ControlNeXt-SVD-v2 UNet converted to fp16 safetensors (diffusers key names), by Kijai',
+    role: 'controlnext',
+    source: { kind: 'hf', repo: 'Kijai/ControlNeXt-SVD-V2-Comfy', revision: 'main', gated: false },
+    alternativeTo: 'controlnext-svd-v2',
+    licence: {
+      name: 'not stated (conversion of the ControlNeXt-SVD-v2 UNet; SVD licence terms carry over)',
+      url: 'https://huggingface.co/Kijai/ControlNeXt-SVD-V2-Comfy',
+    },
+    files: [{ path: 'controlnext-svd_v2-unet-fp16.safetensors' }],
+    unknown: ['bytes and sha256', 'licence of the conversion'],
+    notes: [
+      'Replaces unet.bin only; controlnet.bin still comes from controlnext-svd-v2. The same hub repository also holds a ' +
+        '"*_converted" file with ComfyUI-native key names, which this tool does not use. Used by kijai/ComfyUI-ControlNeXt-SVD ' +
+        '(nodes.py, DownloadAndLoadControlNeXt) and loaded there into the diffusers-named UNet.',
+    ],
+  },
+  {
+    name: 'mediapipe',
+    title: 'MediaPipe .task bundles (pose, hands, face) for @mediapipe/tasks-vision',
+    role: 'mediapipe',
+    source: { kind: 'local-build', from: '@mediapipe/holistic 0.5.1675471629 (npm)', builder: 'models/mediapipe-task.ts' },
+    licence: {
+      name: 'Apache-2.0',
+      url: 'https://github.com/google-ai-edge/mediapipe/blob/master/LICENSE',
+      note: 'Modified derivatives of the .tflite files in @mediapipe/holistic (a metadata block is added; face: one GATHER op).',
+    },
+    files: [
+      { path: 'pose_landmarker_full.task' },
+      { path: 'hand_landmarker.task' },
+      { path: 'face_landmarker.task' },
+    ],
+    notes: ['Built locally from the npm package, never downloaded; the builder owns the exact file set.'],
+  },
+];
+
+/** The models `cnext models pull` fetches when no name is given: what `generate` needs. */
+export const DEFAULT_PULL: readonly string[] = ['svd-xt-1-1', 'controlnext-svd-v2'];
+
+export function findModel(name: string, registry: readonly ModelEntry[] = REGISTRY): ModelEntry | undefined {
+  return registry.find((m) => m.name === name);
+}
+
+/** The path of `file` inside its hub repository. */
+export function remotePath(file: ModelFile): string {
+  return file.remote ?? file.path;
+}
+
+/** Files `pull` fetches: all required ones, plus optional ones when asked. */
+export function filesToPull(entry: ModelEntry, allFiles: boolean): readonly ModelFile[] {
+  return entry.files.filter((f) => allFiles || !f.optional);
+}
