@@ -1,0 +1,125 @@
+// Runs fixture cases: load each case folder, pick the runner for its kind from the registry, and turn the
+// checks into one PASS/FAIL result per case. Never throws for a bad case — that case FAILs and the rest run.
+import { isCnextError } from '../core/errors.ts';
+import { findCaseDirs, loadCase, readCaseJson } from './case.ts';
+import { fmt } from './compare.ts';
+import { KINDS, type KindModule } from './registry.ts';
+import type { OutputCheck, ParityCase } from './types.ts';
+import path from 'node:path';
+
+export interface CaseResult {
+  /** Folder name, as printed. */
+  readonly case: string;
+  readonly dir: string;
+  readonly kind: string | null;
+  readonly pass: boolean;
+  /** Worst max_abs / mean_abs over the checked outputs (NaN when nothing was compared). */
+  readonly maxAbs: number;
+  readonly meanAbs: number;
+  /** Why the case failed (unknown kind, missing file, error, outputs over tolerance). */
+  readonly reason?: string;
+  readonly outputs: readonly OutputCheck[];
+  readonly seconds: number;
+}
+
+export interface RunOptions {
+  /** Called after each case, in order (for streaming output). */
+  readonly onResult?: (r: CaseResult) => void;
+  /** Kind table; tests inject their own. */
+  readonly kinds?: Readonly<Record<string, () => Promise<KindModule>>>;
+}
+
+export interface ParitySummary {
+  readonly results: readonly CaseResult[];
+  readonly passed: number;
+  readonly failed: number;
+}
+
+function errorText(e: unknown, caseName: string): string {
+  const msg = isCnextError(e) ? e.describe() : e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  const prefix = `${caseName}: `;
+  return (msg.startsWith(prefix) ? msg.slice(prefix.length) : msg).replace(/\s*\n\s*/g, ' ');
+}
+
+/** Runs one case folder. */
+export async function runCase(dir: string, options: RunOptions = {}): Promise<CaseResult> {
+  const kinds = options.kinds ?? KINDS;
+  const abs = path.resolve(dir);
+  const name = path.basename(abs);
+  const t0 = performance.now();
+  let kind: string | null = null;
+  const done = (r: Omit<CaseResult, 'case' | 'dir' | 'kind' | 'seconds'>): CaseResult => ({
+    case: name, dir: abs, kind, seconds: (performance.now() - t0) / 1000, ...r,
+  });
+  const failed = (reason: string, outputs: readonly OutputCheck[] = []): CaseResult =>
+    done({ pass: false, maxAbs: Number.NaN, meanAbs: Number.NaN, reason, outputs });
+  try {
+    kind = readCaseJson(abs).kind;
+    const load = Object.hasOwn(kinds, kind) ? kinds[kind] : undefined;
+    if (!load) return failed(`unknown kind "${kind}" (registered: ${Object.keys(kinds).sort().join(', ') || 'none'})`);
+    const c: ParityCase = loadCase(abs);
+    const mod = await load();
+    if (typeof mod.run !== 'function') return failed(`the runner module of kind "${kind}" exports no run()`);
+    const checks = await mod.run(c);
+    if (!checks.length) return failed(`the ${kind} runner compared nothing`);
+    let maxAbs = 0;
+    let meanAbs = 0;
+    for (const ch of checks) {
+      maxAbs = Math.max(maxAbs, ch.maxAbs);
+      meanAbs = Math.max(meanAbs, ch.meanAbs);
+    }
+    const bad = checks.filter((ch) => !ch.pass);
+    if (!bad.length) return done({ pass: true, maxAbs, meanAbs, outputs: checks });
+    const shown = bad.slice(0, 3).map((ch) => `${ch.name}: ${ch.detail ?? `max_abs=${fmt(ch.maxAbs)} mean_abs=${fmt(ch.meanAbs)}`}`);
+    if (bad.length > 3) shown.push(`(+${bad.length - 3} more)`);
+    return done({ pass: false, maxAbs, meanAbs, reason: `${bad.length} of ${checks.length} outputs over tolerance: ${shown.join('; ')}`, outputs: checks });
+  } catch (e) {
+    return failed(isCnextError(e) && e.code === 'PARITY_MISSING_FILE' ? errorText(e, name) : `error: ${errorText(e, name)}`);
+  }
+}
+
+/** Finds the cases under `dirs` (see findCaseDirs) and runs them one after the other. */
+export async function runParity(dirs: readonly string[], options: RunOptions = {}): Promise<ParitySummary> {
+  const results: CaseResult[] = [];
+  for (const dir of findCaseDirs(dirs)) {
+    const r = await runCase(dir, options);
+    results.push(r);
+    options.onResult?.(r);
+  }
+  const passed = results.filter((r) => r.pass).length;
+  return { results, passed, failed: results.length - passed };
+}
+
+/** `PASS <case> max_abs=<x> mean_abs=<y>` or `FAIL <case> <reason>`. */
+export function formatResult(r: CaseResult): string {
+  const stats = `max_abs=${fmt(r.maxAbs)} mean_abs=${fmt(r.meanAbs)}`;
+  if (r.pass) return `PASS ${r.case} ${stats}`;
+  return Number.isNaN(r.maxAbs) ? `FAIL ${r.case} ${r.reason}` : `FAIL ${r.case} ${r.reason} (${stats})`;
+}
+
+const num = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+/** One JSON object per case (`--json`); non-finite numbers become null. */
+export function resultJson(r: CaseResult): Record<string, unknown> {
+  return {
+    case: r.case,
+    dir: r.dir,
+    kind: r.kind,
+    status: r.pass ? 'PASS' : 'FAIL',
+    max_abs: num(r.maxAbs),
+    mean_abs: num(r.meanAbs),
+    ...(r.reason !== undefined ? { reason: r.reason } : {}),
+    seconds: Number(r.seconds.toFixed(3)),
+    outputs: r.outputs.map((o) => ({
+      name: o.name,
+      max_abs: num(o.maxAbs),
+      mean_abs: num(o.meanAbs),
+      pass: o.pass,
+      ...(o.detail !== undefined ? { detail: o.detail } : {}),
+    })),
+  };
+}
+
+export function formatSummary(s: ParitySummary): string {
+  return `${s.passed} passed, ${s.failed} failed`;
+}
