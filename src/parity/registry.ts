@@ -9,6 +9,7 @@ export const KINDS: Readonly<Record<string, () => Promise<KindModule>>> = {
   svd_image_preprocess: () => import('./kinds/svd-image-preprocess.ts'),
   controlnext: () => import('./kinds/controlnext.ts'),
   clip_vision_with_projection: () => import('./kinds/clip-vision.ts'),
+  vae_temporal_decoder: () => import('./kinds/vae-temporal-decoder.ts'),
 };
 
 export function isRegisteredKind(kind: string): boolean {
