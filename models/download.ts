@@ -344,7 +344,7 @@ function httpError(o: DownloadOptions, url: URL, status: number, why?: string): 
   const page = o.repoPage ?? 'the model page';
   if (status === 401 || status === 403) {
     if (!o.token) {
-      return new CnextError('DOWNLOAD_GATED', `${where} needs a Hugging Face access token (HTTP ${status}): the model is gated.`, {
+      return new CnextError('DOWNLOAD_GATED', `${where} needs a Hugging Face access token (HTTP ${status}): the repository is gated (or private).`, {
         category: 'user',
         solutions: [
           `Open ${page}, log in and accept the licence.`,
