@@ -24,7 +24,8 @@ export function resnetBlock2D(g: G, name: string, x: Value, temb: Value | undefi
       h = g.op('Add', [h, g.op('Unsqueeze', [t, g.constInt64([2, 3])])]);
     }
     h = conv(g, 'conv2', silu(g, groupNorm(g, 'norm2', h, s.outC, s.groups, s.eps)), { inC: s.outC, outC: s.outC, kernel: 3, pad: 1 });
-    const shortcut = g.hasWeight('conv_shortcut.weight')
+    // diffusers: use_in_shortcut = in_channels != out_channels
+    const shortcut = s.inC !== s.outC
       ? conv(g, 'conv_shortcut', x, { inC: s.inC, outC: s.outC, kernel: 1 })
       : x;
     return g.op('Add', [shortcut, h]);
