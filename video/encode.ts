@@ -154,7 +154,7 @@ export function createVideoEncoder(options: VideoEncoderOptions): VideoEncoder {
     partialFile: partial,
 
     async write(rgb) {
-      if (failure) throw failure;
+      if (failure && state !== 'aborted') throw failure;
       if (state !== 'open') throw new CnextError('ENCODER_CLOSED', `write() after ${state === 'aborted' ? 'abort' : 'finish'}() on ${file}`, { category: 'system' });
       if (!(rgb instanceof Uint8Array) || rgb.length !== frameBytes) {
         throw new CnextError('INVALID_FRAME', `Frame ${frames} has ${rgb?.length} bytes; expected ${frameBytes} (${width}×${height} RGB)`, { category: 'system' });

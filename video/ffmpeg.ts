@@ -176,7 +176,9 @@ export function startFfmpeg(cmd: FfmpegCommand, run: () => void): Promise<Ffmpeg
     const done = new Promise<void>((resolve, reject) => {
       settle = (err) => (err ? reject(err) : resolve());
     });
-    done.catch(() => {}); // callers await it; avoid unhandled rejections when they don't
+    // done = ffmpeg's verdict, then the process gone; callers await it when they need it, so never unhandled
+    const finished = done.then(() => exit);
+    finished.catch(() => {});
     cmd.on('stderr', (line: string) => {
       stderr += `${line}\n`;
       if (stderr.length > 64_000) stderr = stderr.slice(-32_000);
@@ -190,7 +192,7 @@ export function startFfmpeg(cmd: FfmpegCommand, run: () => void): Promise<Ffmpeg
       });
       resolveStart({
         proc,
-        done: done.then(() => exit),
+        done: finished,
         stderr: () => stderr,
         kill: async () => {
           if (!exited) proc.kill('SIGKILL');

@@ -21,7 +21,7 @@ export interface VideoInfo {
   codec: string;
 }
 
-interface ProbeStream {
+export interface ProbeStream {
   index: number;
   codec_type?: string;
   codec_name?: string;
@@ -162,4 +162,22 @@ async function countPackets(file: string, streamIndex: number): Promise<number> 
   } catch {
     return 0;
   }
+}
+
+/** Container tags (format-level metadata), e.g. the `comment` JSON the encoder wrote. */
+export async function probeMetadata(file: string): Promise<Record<string, string>> {
+  await assertReadableFile(file);
+  const r = await runFfprobe(['-v', 'error', '-show_entries', 'format_tags', '-of', 'json', file]);
+  if (r.code !== 0) throw userError('VIDEO_UNREADABLE', `Cannot read metadata of ${file} (${stderrTail(r.stderr, 2).replace(/\n/g, ' | ')})`);
+  const out = JSON.parse(r.stdout) as ProbeOutput;
+  return { ...(out.format?.tags ?? {}) };
+}
+
+/** Duration in seconds of the first audio stream, or undefined when there is none. */
+export async function probeAudioDuration(file: string): Promise<number | undefined> {
+  await assertReadableFile(file);
+  const r = await runFfprobe(['-v', 'error', '-select_streams', 'a:0', '-show_entries', 'stream=duration', '-of', 'json', file]);
+  if (r.code !== 0) throw userError('VIDEO_UNREADABLE', `Cannot read ${file} (${stderrTail(r.stderr, 2).replace(/\n/g, ' | ')})`);
+  const d = Number((JSON.parse(r.stdout) as ProbeOutput).streams?.[0]?.duration);
+  return Number.isFinite(d) ? d : undefined;
 }
