@@ -95,5 +95,5 @@ export function fmt(x: number): string {
   if (x === 0) return '0';
   if (!Number.isFinite(x)) return String(x);
   const a = Math.abs(x);
-  return a >= 1e-3 && a < 1e4 ? String(Number(x.toPrecision(3))) : x.toExponential(2);
+  return a >= 1e-3 && a < 1e4 ? String(Number(x.toPrecision(3))) : x.toExponential(2).replace(/\.?0+e/, 'e');
 }
