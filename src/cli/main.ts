@@ -8,6 +8,7 @@ type Register = (program: Command) => void;
 /** Command modules, loaded lazily so `cnext weights` doesn't pay for ink or onnxruntime. */
 const COMMANDS: ReadonlyArray<{ name: string; load: () => Promise<{ register: Register }> }> = [
   { name: 'weights', load: () => import('./weights.ts') },
+  { name: 'models', load: () => import('./models.ts') },
   { name: 'parity', load: () => import('./parity.ts') },
 ];
 
