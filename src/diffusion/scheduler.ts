@@ -72,9 +72,10 @@ export function parseSchedulerConfig(raw: unknown): EulerDiscreteSchedulerConfig
   return { ...c, timestep_spacing: spacing } as EulerDiscreteSchedulerConfig;
 }
 
-/** numpy.linspace(0, 1, n): i·(1/(n−1)), last element exactly 1. */
+/** numpy.linspace(0, 1, n): i·(1/(n−1)), last element exactly 1; [0] for n = 1. */
 function ramp(n: number): Float64Array {
   const r = new Float64Array(n);
+  if (n === 1) return r;
   const step = 1 / (n - 1);
   for (let i = 0; i < n; i++) r[i] = i * step;
   if (n > 1) r[n - 1] = 1;
