@@ -1,0 +1,113 @@
+// cv::resize(src, (dw, dh), INTER_LINEAR) for CV_8UC3 as OpenCV 4.x computes it without IPP (hal::resize →
+// resizeGeneric_ with HResizeLinear<uchar,int,short,2048> and VResizeLinear<uchar,int,short,FixedPtCast<22>>):
+//   x weights: fx = (float)((dx + 0.5)·scale_x − 0.5), sx = floor(fx), fx −= sx (float), clamped at the borders;
+//              alpha = saturate_cast<short>((1 − fx)·2048), saturate_cast<short>(fx·2048)   (round half even)
+//   horizontal pass: exact int sums S = s0·a0 + s1·a1
+//   vertical pass: the 128-bit SIMD kernel (VResizeLinearVec_32s8u) for the leading blocks of 16 and then 8
+//              values of a row: ((((S0 >> 4)·b0) >> 16) + (((S1 >> 4)·b1) >> 16) + 2) >> 2;
+//              the remaining values with the scalar FixedPtCast: (S0·b0 + S1·b1 + 2^21) >> 22.
+// Equal sizes are a plain copy, as in cv::resize.
+import { CnextError } from '../../src/core/errors.ts';
+import { type Canvas, cvRound } from './canvas.ts';
+
+const COEF_BITS = 11;
+const COEF_SCALE = 1 << COEF_BITS;
+
+const satShort = (v: number): number => {
+  const r = cvRound(v);
+  return r < -32768 ? -32768 : r > 32767 ? 32767 : r;
+};
+
+interface Taps {
+  /** first source index (clamped) */
+  readonly ofs: Int32Array;
+  readonly w0: Int32Array;
+  readonly w1: Int32Array;
+}
+
+function taps(srcLen: number, dstLen: number, clampRight: boolean): Taps {
+  const scale = 1 / (dstLen / srcLen);
+  const ofs = new Int32Array(dstLen), w0 = new Int32Array(dstLen), w1 = new Int32Array(dstLen);
+  for (let d = 0; d < dstLen; d++) {
+    let f = Math.fround((d + 0.5) * scale - 0.5);
+    let s = Math.floor(f);
+    f = Math.fround(f - s);
+    if (clampRight) {
+      if (s < 0) {
+        f = 0;
+        s = 0;
+      }
+      if (s + 1 >= srcLen && s >= srcLen - 1) {
+        f = 0;
+        s = srcLen - 1;
+      }
+    }
+    ofs[d] = s;
+    w0[d] = satShort(Math.fround(1 - f) * COEF_SCALE);
+    w1[d] = satShort(f * COEF_SCALE);
+  }
+  return { ofs, w0, w1 };
+}
+
+/** (H, W, 3) uint8 → (dh, dw, 3) uint8, bit-exact with OpenCV 4.x INTER_LINEAR on x86-64 (SSE2 baseline). */
+export function resizeLinearU8(src: Canvas, dw: number, dh: number): Canvas {
+  if (!Number.isInteger(dw) || !Number.isInteger(dh) || dw <= 0 || dh <= 0) {
+    throw new CnextError('INVALID_PARAMETER', `resize target must be positive integers, got ${dw}×${dh}`);
+  }
+  const sw = src.width, sh = src.height, cn = 3;
+  if (sw === dw && sh === dh) return { width: dw, height: dh, data: src.data.slice() };
+  const xt = taps(sw, dw, true);
+  const yt = taps(sh, dh, false);
+  const width = dw * cn;
+  // horizontal weights per output value
+  const xo = new Int32Array(width), a0 = new Int32Array(width), a1 = new Int32Array(width);
+  for (let d = 0; d < dw; d++) {
+    for (let k = 0; k < cn; k++) {
+      const i = d * cn + k;
+      xo[i] = xt.ofs[d] * cn + k;
+      a0[i] = xt.w0[d];
+      // at the right border OpenCV uses S[sx]·ONE; with fx = 0 that is a0 = 2048, a1 = 0 (same value)
+      a1[i] = xt.w1[d];
+    }
+  }
+  const s = src.data;
+  const rowCache = new Map<number, Int32Array>();
+  const hrow = (sy: number): Int32Array => {
+    const hit = rowCache.get(sy);
+    if (hit) return hit;
+    const out = new Int32Array(width);
+    const base = sy * sw * cn;
+    for (let i = 0; i < width; i++) {
+      const o = base + xo[i];
+      // a1 ≠ 0 only where sx + 1 < sw, so the second tap never leaves the row
+      out[i] = s[o] * a0[i] + (a1[i] !== 0 ? s[o + cn] * a1[i] : 0);
+    }
+    if (rowCache.size > 4) rowCache.delete(rowCache.keys().next().value as number);
+    rowCache.set(sy, out);
+    return out;
+  };
+  const dst = new Uint8Array(dh * width);
+  for (let dy = 0; dy < dh; dy++) {
+    const sy0 = yt.ofs[dy];
+    const r0 = Math.min(Math.max(sy0, 0), sh - 1);
+    const r1 = Math.min(Math.max(sy0 + 1, 0), sh - 1);
+    const S0 = hrow(r0), S1 = hrow(r1);
+    const b0 = yt.w0[dy], b1 = yt.w1[dy];
+    const o = dy * width;
+    let x = 0;
+    // SIMD blocks: 16 values while x <= width − 16, then 8 values while x < width − 8
+    let simdEnd = 0;
+    while (simdEnd <= width - 16) simdEnd += 16;
+    while (simdEnd < width - 8) simdEnd += 8;
+    for (; x < simdEnd; x++) {
+      const t = (((S0[x] >> 4) * b0) >> 16) + (((S1[x] >> 4) * b1) >> 16);
+      const v = (t + 2) >> 2;
+      dst[o + x] = v < 0 ? 0 : v > 255 ? 255 : v;
+    }
+    for (; x < width; x++) {
+      const v = (S0[x] * b0 + S1[x] * b1 + (1 << 21)) >> 22;
+      dst[o + x] = v < 0 ? 0 : v > 255 ? 255 : v;
+    }
+  }
+  return { width: dw, height: dh, data: dst };
+}
