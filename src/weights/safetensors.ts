@@ -158,3 +158,58 @@ export function writeSafetensors(
   }
   fs.renameSync(tmp, file);
 }
+
+export interface TensorStreamToWrite {
+  readonly dtype: WeightDType;
+  readonly shape: readonly number[];
+  /** The tensor's little-endian bytes in pieces; together exactly product(shape) × element size. */
+  readonly chunks: () => Iterable<Uint8Array>;
+}
+
+/**
+ * Like writeSafetensors, but tensor by tensor and piece by piece, so a multi-GB file (a full-size synthetic UNet)
+ * never sits in memory. Same layout: the header is computed first from dtypes and shapes alone.
+ */
+export function writeSafetensorsStream(
+  file: string,
+  tensors: ReadonlyArray<readonly [string, TensorStreamToWrite]>,
+  metadata?: Record<string, string>,
+): void {
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  let off = 0;
+  const sizes: number[] = [];
+  for (const [name, t] of tensors) {
+    if (name in header) throw new RangeError(`tensor ${name} is listed twice`);
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + bytes] };
+    sizes.push(bytes);
+    off += bytes;
+  }
+  const raw = Buffer.from(JSON.stringify(header), 'utf8');
+  const headerBytes = Buffer.concat([raw, Buffer.alloc((8 - (raw.length % 8)) % 8, 0x20)]);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(headerBytes.length));
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, len);
+    fs.writeSync(fd, headerBytes);
+    tensors.forEach(([name, t], i) => {
+      let written = 0;
+      for (const c of t.chunks()) {
+        written += c.byteLength;
+        if (written > sizes[i]) break;
+        fs.writeSync(fd, c);
+      }
+      if (written !== sizes[i]) throw new RangeError(`tensor ${name}: ${written} bytes for ${sizes[i]} expected`);
+    });
+    fs.fsyncSync(fd);
+  } catch (e) {
+    fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+  fs.closeSync(fd);
+  fs.renameSync(tmp, file);
+}
