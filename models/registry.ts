@@ -120,21 +120,25 @@ export const REGISTRY: readonly ModelEntry[] = [
     ],
   },
   {
-    name: 'controlnext-svd-v2-unet-fp16',
-    title: 'ControlNeXt-SVD-v2 UNet converted to fp16 safetensors (diffusers key names), by Kijai',
+    name: 'controlnext-svd-v2-fp16',
+    title: 'ControlNeXt-SVD-v2 UNet and control branch converted to fp16 safetensors (diffusers key names), by Kijai',
     role: 'controlnext',
     source: { kind: 'hf', repo: 'Kijai/ControlNeXt-SVD-V2-Comfy', revision: 'main', gated: false },
     alternativeTo: 'controlnext-svd-v2',
     licence: {
-      name: 'not stated (conversion of the ControlNeXt-SVD-v2 UNet; SVD licence terms carry over)',
+      name: 'not stated (conversion of the ControlNeXt-SVD-v2 weights; the SVD licence terms carry over to the UNet)',
       url: 'https://huggingface.co/Kijai/ControlNeXt-SVD-V2-Comfy',
     },
-    files: [{ path: 'controlnext-svd_v2-unet-fp16.safetensors' }],
-    unknown: ['bytes and sha256', 'licence of the conversion'],
+    files: [
+      { path: 'controlnext-svd_v2-unet-fp16.safetensors' },
+      { path: 'controlnext-svd_v2-controlnet-fp16.safetensors' },
+    ],
+    unknown: ['bytes and sha256 of both files', 'licence of the conversion', 'that every key matches unet.bin/controlnet.bin (fp16, not the fp32 originals)'],
     notes: [
-      'Replaces unet.bin only; controlnet.bin still comes from controlnext-svd-v2. The same hub repository also holds a ' +
-        '"*_converted" file with ComfyUI-native key names, which this tool does not use. Used by kijai/ComfyUI-ControlNeXt-SVD ' +
-        '(nodes.py, DownloadAndLoadControlNeXt) and loaded there into the diffusers-named UNet.',
+      'Same weights as controlnext-svd-v2 in fp16 safetensors: mmappable, no unpickling. The hub repository also holds a ' +
+        '"*_converted" UNet with ComfyUI-native key names, which this tool does not use. Source of the file names: ' +
+        'kijai/ComfyUI-ControlNeXt-SVD nodes.py (DownloadAndLoadControlNeXt, @6227d71), which loads them into the ' +
+        'diffusers-named UNetSpatioTemporalConditionControlNeXtModel and ControlNeXtSDVModel.',
     ],
   },
   {

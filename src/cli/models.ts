@@ -157,7 +157,8 @@ function formatList(root: string, statuses: readonly ModelStatus[]): string {
         : `built locally from ${e.source.from}`;
     const size = s.bytesExpected !== undefined ? `${formatBytes(s.bytesOnDisk)} of ${formatBytes(s.bytesExpected)}` : `${formatBytes(s.bytesOnDisk)} on disk`;
     lines.push('');
-    lines.push(`${e.name}  ${s.state}  ${size}${e.alternativeTo ? `  (alternative to ${e.alternativeTo})` : ''}`);
+    const state = e.source.kind === 'local-build' && s.state === 'missing' ? 'not built' : s.state;
+    lines.push(`${e.name}  ${state}  ${size}${e.alternativeTo ? `  (alternative to ${e.alternativeTo})` : ''}`);
     lines.push(`  ${e.title}`);
     lines.push(`  source: ${src}`);
     lines.push(`  licence: ${e.licence.name}`);
