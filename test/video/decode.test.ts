@@ -118,6 +118,17 @@ describe('decodeFrames', () => {
     expect(childFfmpegs()).toEqual([]);
   });
 
+  it('random bytes / zero-length / missing input → user errors before any frame, no process', async () => {
+    const junk = join(tmp.dir, 'junk.mov');
+    writeFileSync(junk, Buffer.alloc(4096, 0x5a));
+    await expect(collect(junk)).rejects.toMatchObject({ code: 'VIDEO_UNREADABLE', category: 'user' });
+    const empty = join(tmp.dir, 'empty.mp4');
+    writeFileSync(empty, '');
+    await expect(collect(empty)).rejects.toMatchObject({ code: 'VIDEO_EMPTY', category: 'user' });
+    await expect(collect(join(tmp.dir, 'missing.mp4'))).rejects.toMatchObject({ code: 'VIDEO_NOT_FOUND', category: 'user' });
+    expect(childFfmpegs()).toEqual([]);
+  });
+
   it('decodes a rotated video upright (display matrix applied, size swapped)', async () => {
     // 64×32 source: left half red, right half blue, a green top band
     const W = 64;

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CancelledError, CnextError } from '../../src/core/errors.ts';
@@ -103,6 +103,22 @@ describe('createVideoEncoder', () => {
     expect(Math.abs((audio ?? 0) - durationSec)).toBeLessThan(0.05);
     const a = ffprobeJson(['-select_streams', 'a:0', '-show_entries', 'stream=codec_name', file]).streams[0];
     expect(a.codec_name).toBe('aac');
+
+    // the trim starts at startSec: the source is silent for its first second, then a tone
+    const gated = join(tmp.dir, 'gated.mp4');
+    ffmpegSync(['-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=30', '-f', 'lavfi', '-i', "aevalsrc='if(gte(t,1),0.5*sin(2*PI*440*t),0)':s=48000", '-t', '3', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', gated]);
+    const rmsOfFirst = async (startSec: number) => {
+      const out = join(tmp.dir, `gated-${startSec}.mp4`);
+      const e = createVideoEncoder({ file: out, width: 64, height: 48, fps: [15, 1], audioFrom: { file: gated, startSec, durationSec: 0.8 } });
+      for (let t = 0; t < 12; t++) await e.write(syntheticFrame(64, 48, t));
+      await e.finish();
+      const raw = join(tmp.dir, `gated-${startSec}.raw`);
+      ffmpegSync(['-i', out, '-map', '0:a', '-t', '0.5', '-f', 's16le', '-ac', '1', '-ar', '48000', raw]);
+      const pcm = new Int16Array(new Uint8Array(readFileSync(raw)).buffer);
+      return Math.sqrt(pcm.reduce((a, v) => a + (v / 32768) ** 2, 0) / pcm.length);
+    };
+    expect(await rmsOfFirst(0)).toBeLessThan(0.01);
+    expect(await rmsOfFirst(1.2)).toBeGreaterThan(0.3); // 0.5·sin → RMS 0.35
 
     // a driving video without audio gives a silent output, not an error
     const silent = join(tmp.dir, 'silent.mp4');

@@ -20,7 +20,12 @@ export function ffmpegSync(args: string[]): void {
   execFileSync(binaryPath('ffmpeg'), ['-nostdin', '-v', 'error', '-y', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-export function ffprobeJson(args: string[]): any {
+export interface FfprobeJson {
+  streams: Array<Record<string, string>>;
+  format?: { tags?: Record<string, string> };
+}
+
+export function ffprobeJson(args: string[]): FfprobeJson {
   return JSON.parse(execFileSync(binaryPath('ffprobe'), ['-v', 'error', '-of', 'json', ...args], { encoding: 'utf8' }));
 }
 
