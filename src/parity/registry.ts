@@ -8,6 +8,7 @@ export const KINDS: Readonly<Record<string, () => Promise<KindModule>>> = {
   scheduler: () => import('./kinds/scheduler.ts'),
   svd_image_preprocess: () => import('./kinds/svd-image-preprocess.ts'),
   controlnext: () => import('./kinds/controlnext.ts'),
+  unet_controlnext: () => import('./kinds/unet-controlnext.ts'),
   clip_vision_with_projection: () => import('./kinds/clip-vision.ts'),
   vae_temporal_decoder: () => import('./kinds/vae-temporal-decoder.ts'),
 };
