@@ -12,7 +12,7 @@ import path from 'node:path';
 import { CancelledError, CnextError } from '../src/core/errors.ts';
 import { noEmit, type EmitFn } from '../src/core/events.ts';
 import { readManifest, recordDownload } from './cache.ts';
-import { filePath, partialPath } from './layout.ts';
+import { PARTIAL_SUFFIX, filePath, partialPath } from './layout.ts';
 import { filesToPull, remotePath, type ModelEntry, type ModelFile } from './registry.ts';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
@@ -38,6 +38,8 @@ export interface DownloadOptions {
   readonly maxRedirects?: number;
   /** A connection silent for this long counts as dropped. */
   readonly idleTimeoutMs?: number;
+  /** Free-space probe (tests); default `fs.statfsSync`. */
+  readonly diskFree?: (dir: string) => number | undefined;
 }
 
 export interface DownloadResult {
@@ -64,6 +66,59 @@ export async function downloadFile(o: DownloadOptions): Promise<DownloadResult> 
   if (o.signal?.aborted) throw cancelled();
   await fs.promises.mkdir(path.dirname(o.dest), { recursive: true });
   const part = partialPath(o.dest);
+  const unlock = lockPartial(part);
+  try {
+    return await download(o, part);
+  } finally {
+    unlock();
+  }
+}
+
+/**
+ * One writer per partial file: `file.partial.lock` holds the writer's pid. A lock whose process is gone (crash,
+ * kill -9) is taken over.
+ */
+function lockPartial(part: string): () => void {
+  const lock = `${part}.lock`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.writeFileSync(lock, `${process.pid}\n`, { flag: 'wx' });
+      return () => fs.rmSync(lock, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
+    }
+    const pid = Number.parseInt(fs.readFileSync(lock, 'utf8'), 10);
+    if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) {
+      throw new CnextError(
+        'DOWNLOAD_LOCKED',
+        `${path.basename(part, PARTIAL_SUFFIX)} is being downloaded by another process (pid ${pid}).`,
+        { category: 'user', solutions: [`Wait for it to finish, or stop it; if no such download runs, delete ${lock}.`] },
+      );
+    }
+    fs.rmSync(lock, { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Free bytes for an unprivileged writer on the filesystem holding `dir`; undefined when unknown. */
+export function diskFree(dir: string): number | undefined {
+  try {
+    const st = fs.statfsSync(dir);
+    return st.bavail * st.bsize;
+  } catch {
+    return undefined;
+  }
+}
+
+async function download(o: DownloadOptions, part: string): Promise<DownloadResult> {
   let offset = sizeOf(part) ?? 0;
   if (o.expectedBytes !== undefined && offset > o.expectedBytes) {
     await fs.promises.rm(part, { force: true });
@@ -116,6 +171,24 @@ export async function downloadFile(o: DownloadOptions): Promise<DownloadResult> 
         `${url.href} serves ${total} bytes but ${o.expectedBytes !== undefined ? 'the registry' : 'the hub'} lists ${expected} for ${o.dest}`,
         { category: 'third-party', solutions: ['Try again later; if it persists the registry entry is out of date.'] },
       );
+    }
+    if (total !== undefined) {
+      const free = (o.diskFree ?? diskFree)(path.dirname(part));
+      if (free !== undefined && total - start > free) {
+        res.destroy();
+        throw new CnextError(
+          'DISK_FULL',
+          `Not enough disk space for ${path.basename(o.dest)}: ${total - start} more bytes are needed, ${free} are free in ` +
+            `${path.dirname(part)}.${start > 0 ? ' The partial file is kept.' : ''}`,
+          {
+            category: 'system',
+            solutions: [
+              'Free some space, then run the same command again.',
+              'Or keep models elsewhere: --models DIR or CNEXT_CACHE=DIR.',
+            ],
+          },
+        );
+      }
     }
     const h = start === offset ? hasher : createHash('sha256');
     const written = await writeBody(o, res, part, start, total, h, url);

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -238,6 +239,34 @@ describe('downloadFile', () => {
     expect(e.message).toMatch(/^No space left on the device while writing .*big\.bin\.partial \(0 of 300000 bytes written\)\. The partial file is kept\.$/);
     expect(e.describe()).toContain('run the same command again to resume');
     expect(fs.lstatSync(dest + '.partial').isSymbolicLink()).toBe(true);
+  });
+});
+
+describe('downloadFile guards', () => {
+  it('refuses to write a partial file another live process is writing, takes over a stale lock', async () => {
+    const dest = path.join(dir, 'big.bin');
+    fs.writeFileSync(dest + '.partial.lock', `${process.pid}\n`);
+    const e = await rejection(downloadFile({ url: url('acme/open', 'big.bin'), dest }));
+    expect(e.code).toBe('DOWNLOAD_LOCKED');
+    expect(e.message).toBe(`big.bin is being downloaded by another process (pid ${process.pid}).`);
+    expect(hub.requests).toEqual([]);
+
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    fs.writeFileSync(dest + '.partial.lock', `${dead}\n`);
+    await downloadFile({ url: url('acme/open', 'big.bin'), dest });
+    expect(fs.readFileSync(dest).equals(BIG)).toBe(true);
+    expect(fs.existsSync(dest + '.partial.lock')).toBe(false);
+  });
+
+  it('checks free space before writing and keeps the partial file', async () => {
+    const dest = path.join(dir, 'big.bin');
+    fs.writeFileSync(dest + '.partial', BIG.subarray(0, 100_000));
+    const e = await rejection(downloadFile({ url: url('acme/open', 'big.bin'), dest, diskFree: () => 150_000 }));
+    expect(e.code).toBe('DISK_FULL');
+    expect(e.message).toBe(`Not enough disk space for big.bin: 200000 more bytes are needed, 150000 are free in ${dir}. The partial file is kept.`);
+    expect(fs.statSync(dest + '.partial').size).toBe(100_000);
+    const r = await downloadFile({ url: url('acme/open', 'big.bin'), dest, diskFree: () => 200_000 });
+    expect(r).toMatchObject({ resumedFrom: 100_000, sha256: hub.sha256(BIG) });
   });
 });
 
