@@ -47,6 +47,11 @@ export function outputSize(info: { width: number; height: number }, width?: numb
   return { width: info.width, height: info.height };
 }
 
+/** How many frames decodeFrames yields for a probed video (for progress totals). */
+export function decodedFrameCount(info: Pick<VideoInfo, 'frames'>, stride = 1, maxFrames?: number): number {
+  return Math.min(Math.ceil(info.frames / stride), maxFrames ?? Infinity);
+}
+
 /** The ffmpeg filter chain (after autorotation) for stride and fit; filters all exist in ffmpeg N-47683. */
 export function decodeFilters(stride: number, src: { width: number; height: number }, out: { width: number; height: number }, fit: Fit): string[] {
   const f: string[] = [];
@@ -72,7 +77,7 @@ export async function* decodeFrames(file: string, options: DecodeOptions = {}): 
 
   const info = options.info ?? (await probeVideo(file));
   const out = outputSize(info, options.width, options.height);
-  const expected = Math.min(Math.ceil(info.frames / stride), maxFrames ?? Infinity);
+  const expected = decodedFrameCount(info, stride, maxFrames);
   const frameBytes = out.width * out.height * 3;
 
   const pipe = new PassThrough({ highWaterMark: Math.max(frameBytes, 1 << 16) });
