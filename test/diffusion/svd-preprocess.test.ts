@@ -1,11 +1,15 @@
 // SVD image preprocessing: CLIP branch (antialiased resize to 224), VAE branch and pose frames.
 // Agreement with the reference on a real photo is the `svd_image_preprocess` fixture (test/parity/fixtures.test.ts).
 import { describe, expect, it } from 'vitest';
-import { float32, type Tensor } from '../../src/core/tensor.ts';
+import fs from 'node:fs';
+import path from 'node:path';
+import { absDiff, float32, type Tensor } from '../../src/core/tensor.ts';
 import {
   antialiasParams, clipPixelValues, gaussianKernel, parseClipNormalization, poseFramesTensor, resizeWithAntialiasing,
   vaeImageTensor,
 } from '../../src/diffusion/svd-preprocess.ts';
+import { readAllTensors } from '../../src/parity/case.ts';
+import { fixturesDir } from '../parity/fixtures-dir.ts';
 
 const f = Math.fround;
 const CLIP = parseClipNormalization({
@@ -137,6 +141,17 @@ describe('clipPixelValues', () => {
     }
   });
 
+  it('upsampling path (image smaller than 224): matches the pipeline_tiny reference dbg.clip_pixel_values', () => {
+    const dir = path.join(fixturesDir(), 'pipeline_tiny');
+    const pipe = JSON.parse(fs.readFileSync(path.join(dir, 'case.json'), 'utf8')) as { config: { feature_extractor: unknown } };
+    const io = readAllTensors(path.join(dir, 'io.safetensors'));
+    const { pixelValues } = clipPixelValues(io.get('in.ref_image_u8')!, parseClipNormalization(pipe.config.feature_extractor));
+    const d = absDiff(pixelValues.data, io.get('dbg.clip_pixel_values')!.data as Float32Array);
+    // the svd_image_preprocess case's tolerance (the same computation on a downscaled photo)
+    expect(d.maxAbs).toBeLessThan(2.59e-4);
+    expect(d.meanAbs).toBeLessThan(8.45e-6);
+  });
+
   it('reads mean/std from the preprocessor config and rejects broken ones', () => {
     expect(() => parseClipNormalization({ image_mean: [0.5, 0.5], image_std: [1, 1, 1] }))
       .toThrow('preprocessor_config.json: image_mean must be 3 numbers, got [0.5,0.5]');
@@ -159,6 +174,16 @@ describe('VAE and pose-frame tensors', () => {
     expect(t.data.subarray(0, 6).every((v) => v === -1)).toBe(true);
     expect(t.data.subarray(6, 12).every((v) => v === 1)).toBe(true);
     expect(t.data[12 + 1 * 3 + 2]).toBe(f(f(2 * f(131 / 255)) - 1)); // channel 2, y 1, x 2
+  });
+
+  it('VAE input matches the pipeline_tiny reference (dbg.vae_input_image = preprocessed + 0.02·in.image_noise)', () => {
+    const io = readAllTensors(path.join(fixturesDir(), 'pipeline_tiny', 'io.safetensors'));
+    const x = vaeImageTensor(io.get('in.ref_image_u8')!);
+    const noise = io.get('in.image_noise')!.data as Float32Array;
+    const want = io.get('dbg.vae_input_image')!;
+    expect(x.dims).toEqual(want.dims);
+    const got = x.data.map((v, i) => v + f(f(0.02) * noise[i]));
+    expect(absDiff(got, want.data as Float32Array).maxAbs).toBeLessThanOrEqual(1e-7);
   });
 
   it('pose frames: [F,H,W,3] → [1,F,3,H,W] through the float32 round trip (x+1)/2 of 2x−1', () => {
