@@ -1,0 +1,230 @@
+// The denoising loop of StableVideoDiffusionPipelineControlNeXt (dvlab-research/ControlNeXt @ ab4b3ac,
+// ControlNeXt-SVD-v2/pipeline/pipeline_stable_video_diffusion_controlnext.py, __call__ step 8; fixtures README
+// §5.8 step 7): for every timestep, sliding windows over the frames, classifier-free guidance with per-position
+// scales, one Euler step per window (the scheduler index reset before each), and the windows' results averaged.
+//
+// Departures that change no number: ControlNeXt runs once per window and step on the F conditional pose frames
+// (upstream runs it on the duplicated 2F rows — identical inputs, identical rows); its output is fed to the
+// UNet as [ctrl, ctrl] with scale 0 on the unconditional rows, exactly what upstream feeds. Pose maps are pulled
+// per window from a PoseSource, never all held as floats.
+import { CnextError, throwIfAborted } from '../core/errors.ts';
+import { noEmit, type EmitFn } from '../core/events.ts';
+import { float32, shapeString, type Float32Tensor } from '../core/tensor.ts';
+import type { ControlInput, ControlNeXt, Unet } from './components.ts';
+import { debugPut, type DebugSink } from './debug.ts';
+import { applyGuidance } from './guidance.ts';
+import type { EulerDiscreteScheduler } from './scheduler.ts';
+import type { WindowPlan } from './windows.ts';
+
+const f = Math.fround;
+
+/** SVD micro-conditioning as ControlNeXt's pipeline really passes it: fps 6, motion bucket 128, noise aug 0.02. */
+export const ADDED_TIME_IDS: readonly number[] = [6, 128, 0.02];
+
+/**
+ * Where the pose maps come from: frame `index` (0 = the pose of the reference image, then the driving poses) as
+ * uint8 RGB HWC bytes of exactly height×width×3.
+ */
+export interface PoseSource {
+  readonly count: number;
+  frame(index: number): Promise<Uint8Array>;
+  /** Identifies the content for checkpoint keys (e.g. a hash of poses.json + render settings); without it the frames are hashed. */
+  readonly key?: string;
+}
+
+/** A PoseSource over frames already in memory ([F,H,W,3] bytes, or one array per frame). */
+export function poseSourceFromFrames(frames: Uint8Array | readonly Uint8Array[], count?: number, key?: string): PoseSource {
+  if (frames instanceof Uint8Array) {
+    const n = count ?? 1;
+    if (!Number.isInteger(n) || n < 1 || frames.length % n !== 0) {
+      throw new CnextError('INVALID_PARAMETER', `${frames.length} pose bytes are not ${String(count)} equal frames`);
+    }
+    const size = frames.length / n;
+    return { count: n, key, frame: async (i) => frames.subarray(i * size, (i + 1) * size) };
+  }
+  return { count: frames.length, key, frame: async (i) => frames[i] };
+}
+
+/**
+ * Keeps the `capacity` most recently used frames (uint8), so overlapping windows and frame 0 (used by every
+ * window) are fetched once per step. Concurrent requests for the same frame share one fetch.
+ */
+export function cachedPoseSource(source: PoseSource, capacity: number): PoseSource {
+  const cache = new Map<number, Promise<Uint8Array>>();
+  return {
+    count: source.count,
+    key: source.key,
+    frame(index) {
+      let p = cache.get(index);
+      if (p) {
+        cache.delete(index); // re-insert as most recent
+      } else {
+        p = source.frame(index);
+        p.catch(() => cache.delete(index));
+      }
+      cache.set(index, p);
+      while (cache.size > capacity) cache.delete(cache.keys().next().value as number);
+      return p;
+    },
+  };
+}
+
+export interface SamplerInputs {
+  readonly unet: Unet;
+  readonly controlnext: ControlNeXt;
+  /** set_timesteps already called. */
+  readonly scheduler: EulerDiscreteScheduler;
+  /** (1, F, C, h, w): the latents before `firstStep` (initial noise × init_noise_sigma, or a checkpoint). */
+  readonly latents: Float32Tensor;
+  /** First step to run (0, or the step after a checkpoint). */
+  readonly firstStep: number;
+  /** (1, D) CLIP image embedding, conditional row. */
+  readonly imageEmbedding: Float32Tensor;
+  /** (1, C, h, w) image latents, conditional row (repeated over frames here). */
+  readonly imageLatents: Float32Tensor;
+  readonly poses: PoseSource;
+  readonly height: number;
+  readonly width: number;
+  readonly plan: WindowPlan;
+  /** Per window position (length framesPerBatch). */
+  readonly guidance: Float32Array;
+  /** Whether the UNet batch is [uncond, cond] (upstream: max_guidance_scale ≥ 1). */
+  readonly cfg: boolean;
+  /** Multiplies the conditional rows' control scale (1 = upstream). */
+  readonly controlStrength: number;
+  readonly emit?: EmitFn;
+  readonly signal?: AbortSignal;
+  readonly debug?: DebugSink;
+  /** Called after every completed step with the merged latents (checkpointing). */
+  readonly onStep?: (step: number, latents: Float32Tensor) => Promise<void> | void;
+}
+
+/** Runs the denoising steps firstStep…n−1 and returns the final merged latents (1, F, C, h, w). */
+export async function sample(inp: SamplerInputs): Promise<Float32Tensor> {
+  const { unet, controlnext, scheduler, plan, guidance, cfg, poses, height: H, width: W, debug } = inp;
+  const emit = inp.emit ?? noEmit;
+  const [one, F, C, h, w] = inp.latents.dims;
+  if (inp.latents.dims.length !== 5 || one !== 1) {
+    throw new CnextError('INVALID_PARAMETER', `latents have shape ${shapeString(inp.latents.dims)}, expected [1, F, C, h, w]`);
+  }
+  if (shapeString(inp.imageLatents.dims) !== shapeString([1, C, h, w])) {
+    throw new CnextError('INVALID_PARAMETER', `image latents have shape ${shapeString(inp.imageLatents.dims)}, expected ${shapeString([1, C, h, w])}`);
+  }
+  if (inp.imageEmbedding.dims.length !== 2 || inp.imageEmbedding.dims[0] !== 1) {
+    throw new CnextError('INVALID_PARAMETER', `the image embedding has shape ${shapeString(inp.imageEmbedding.dims)}, expected [1, D]`);
+  }
+  if (plan.counts.length !== F) throw new CnextError('INVALID_PARAMETER', `window plan for ${plan.counts.length} frames, latents have ${F}`);
+  if (poses.count < F) throw new CnextError('INVALID_PARAMETER', `${poses.count} pose frames for ${F} video frames`);
+  const fpb = plan.framesPerBatch;
+  if (guidance.length !== fpb) throw new CnextError('INVALID_PARAMETER', `${guidance.length} guidance scales for ${fpb} frames per batch`);
+
+  const steps = scheduler.timesteps.length;
+  const windows = plan.starts.length;
+  const B2 = cfg ? 2 : 1;
+  const D = inp.imageEmbedding.dims[1];
+  const frameSize = C * h * w;
+  const imageLat = inp.imageLatents.data;
+
+  // Step-invariant inputs. (B2, 1, D), (B2, 3); unconditional rows of the image embedding are zeros.
+  const ehs = float32([B2, 1, D]);
+  ehs.data.set(inp.imageEmbedding.data, (B2 - 1) * D);
+  const addedTimeIds = float32([B2, 3]);
+  for (let b = 0; b < B2; b++) addedTimeIds.data.set(ADDED_TIME_IDS.map(f), b * 3);
+  // (B2·fpb) control scale: 0 for the unconditional half, controlStrength (1 upstream) for the conditional rows.
+  const controlScale = float32([B2 * fpb]);
+  controlScale.data.fill(f(1 * inp.controlStrength), (B2 - 1) * fpb);
+  // (B2, fpb, 2C, h, w): the image-latent channels never change; the latent channels are rewritten per window.
+  const unetSample = float32([B2, fpb, 2 * C, h, w]);
+  for (let j = 0; j < fpb; j++) unetSample.data.set(imageLat, (((B2 - 1) * fpb + j) * 2 + 1) * frameSize);
+  // (1, fpb, 3, H, W) pose condition of one window
+  const plane = H * W;
+  const cond = float32([1, fpb, 3, H, W]);
+
+  let latents = inp.latents.data;
+  for (let i = inp.firstStep; i < steps; i++) {
+    const t = scheduler.timesteps[i];
+    const acc = new Float32Array(latents.length);
+    for (let b = 0; b < windows; b++) {
+      throwIfAborted(inp.signal);
+      const s = plan.starts[b];
+      const tag = `dbg.s${i}.w${b}`;
+      scheduler.resetStepIndex();
+      // (1, fpb, C, h, w) window latents from the previous step's merged latents
+      const lat = latents.subarray(s * frameSize, (s + fpb) * frameSize);
+      const scaled = scheduler.scaleModelInput(lat, t);
+      for (let bb = 0; bb < B2; bb++) {
+        for (let j = 0; j < fpb; j++) unetSample.data.set(scaled.subarray(j * frameSize, (j + 1) * frameSize), ((bb * fpb + j) * 2) * frameSize);
+      }
+      debugPut(debug, `${tag}.unet_sample`, () => float32(unetSample.dims, unetSample.data.slice()));
+
+      await fillCondition(cond.data, poses, s, fpb, plane);
+      const ctrl = await controlnext.run(cond, t);
+      if (ctrl.dims.length !== 4 || ctrl.dims[0] !== fpb) {
+        throw new CnextError('MODEL_OUTPUT', `ControlNeXt returned ${shapeString(ctrl.dims)} for ${fpb} frames, expected [${fpb}, C0, h', w']`);
+      }
+      const control: ControlInput = { output: cfg ? stackTwice(ctrl) : ctrl, scale: controlScale };
+      debugPut(debug, `${tag}.controlnext_out`, () => control.output);
+      debugPut(debug, `${tag}.control_scale`, () => float32([B2 * fpb, 1, 1, 1], controlScale.data.slice()));
+
+      const noise = await unet.run(unetSample, t, ehs, addedTimeIds, control);
+      if (noise.data.length !== B2 * fpb * frameSize) {
+        throw new CnextError('MODEL_OUTPUT', `the UNet returned ${shapeString(noise.dims)}, expected ${shapeString([B2, fpb, C, h, w])}`);
+      }
+      debugPut(debug, `${tag}.unet_out`, () => noise);
+      const noisePred = cfg ? applyGuidance(noise.data, fpb, guidance) : noise.data;
+      debugPut(debug, `${tag}.noise_pred_cfg`, () => float32([1, fpb, C, h, w], noisePred));
+
+      const out = scheduler.step(noisePred, t, lat).prevSample;
+      debugPut(debug, `${tag}.latents_out`, () => float32([1, fpb, C, h, w], out));
+      // The first frame of every window but the one at 0 is dropped (it is pose frame 0's, not its own).
+      const from = s === 0 ? 0 : 1;
+      const dst = acc.subarray((s + from) * frameSize, (s + fpb) * frameSize);
+      const src = out.subarray(from * frameSize);
+      for (let k = 0; k < dst.length; k++) dst[k] += src[k];
+      emit({
+        type: 'progress', stage: 'denoise', done: (i - inp.firstStep) * windows + b + 1, total: (steps - inp.firstStep) * windows,
+        unit: 'windows', step: i + 1, steps, window: b + 1, windows,
+      });
+    }
+    for (let fr = 0; fr < F; fr++) {
+      const c = plan.counts[fr];
+      const row = acc.subarray(fr * frameSize, (fr + 1) * frameSize);
+      for (let k = 0; k < row.length; k++) row[k] /= c;
+    }
+    latents = acc;
+    const merged = float32([1, F, C, h, w], latents);
+    debugPut(debug, `dbg.latents_after_step${i}`, () => merged);
+    await inp.onStep?.(i, merged);
+  }
+  return float32([1, F, C, h, w], latents);
+}
+
+/** // (fpb, C0, h', w') → (2·fpb, C0, h', w'): the same control rows for both CFG halves. */
+function stackTwice(ctrl: Float32Tensor): Float32Tensor {
+  const out = new Float32Array(2 * ctrl.data.length);
+  out.set(ctrl.data, 0);
+  out.set(ctrl.data, ctrl.data.length);
+  return float32([2 * ctrl.dims[0], ...ctrl.dims.slice(1)], out);
+}
+
+/**
+ * Writes the window's pose condition (1, fpb, 3, H, W): frames s…s+fpb−1 with the first replaced by frame 0,
+ * as (2·(u/255) − 1 + 1)/2 in float32 — the pipeline's preprocess round trip.
+ */
+async function fillCondition(out: Float32Array, poses: PoseSource, s: number, fpb: number, plane: number): Promise<void> {
+  const frames = await Promise.all(Array.from({ length: fpb }, (_, j) => poses.frame(j === 0 ? 0 : s + j)));
+  for (let j = 0; j < fpb; j++) {
+    const src = frames[j];
+    const index = j === 0 ? 0 : s + j;
+    if (src.length !== plane * 3) {
+      throw new CnextError('INVALID_PARAMETER', `pose frame ${index} has ${src.length} bytes, expected ${plane * 3} (height×width×3 RGB)`);
+    }
+    const base = j * 3 * plane;
+    for (let p = 0; p < plane; p++) {
+      for (let ch = 0; ch < 3; ch++) out[base + ch * plane + p] = POSE_LUT[src[p * 3 + ch]];
+    }
+  }
+}
+
+/** u8 → (2·(u/255) − 1 + 1)/2 in float32, for every byte value (same arithmetic as svd-preprocess poseFramesTensor). */
+const POSE_LUT = Float32Array.from({ length: 256 }, (_, u) => f(f(f(2 * f(u / 255)) - 1) + 1) / 2);
