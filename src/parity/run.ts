@@ -1,11 +1,11 @@
 // Runs fixture cases: load each case folder, pick the runner for its kind from the registry, and turn the
 // checks into one PASS/FAIL result per case. Never throws for a bad case — that case FAILs and the rest run.
+import path from 'node:path';
 import { isCnextError } from '../core/errors.ts';
 import { findCaseDirs, loadCase, readCaseJson } from './case.ts';
 import { fmt } from './compare.ts';
 import { KINDS, type KindModule } from './registry.ts';
 import type { OutputCheck, ParityCase } from './types.ts';
-import path from 'node:path';
 
 export interface CaseResult {
   /** Folder name, as printed. */
