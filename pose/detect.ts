@@ -22,6 +22,8 @@ export interface DetectorOptions {
   numPoses?: number;
   /** `workers`: one worker_thread per landmarker group (default); `inline`: everything in this thread */
   threads?: 'workers' | 'inline';
+  /** pose and face landmarker mode: VIDEO tracks between frames (default), IMAGE for unrelated stills */
+  runningMode?: 'VIDEO' | 'IMAGE';
   /** hand landmarker mode: VIDEO tracks between frames (cheaper), IMAGE detects palms every frame */
   handMode?: 'VIDEO' | 'IMAGE';
   cacheDir?: string;
@@ -41,7 +43,7 @@ export interface DetectorFrame {
 /** What the landmarkers found in one frame, in MediaPipe terms (mapping: openpose-map.ts). */
 export type RawDetection = Required<Pick<HostResult, 'pose' | 'hands'>> & { face: HostResult['face'] | null };
 
-const DEFAULTS = { model: 'full', hands: true, face: false, numPoses: 1, threads: 'workers', handMode: 'VIDEO' } as const;
+const DEFAULTS = { model: 'full', hands: true, face: false, numPoses: 1, threads: 'workers', runningMode: 'VIDEO', handMode: 'VIDEO' } as const;
 
 /** Worker bootstrap: register tsx's loader in the worker, then load the TypeScript entry. */
 function workerBootstrap(): string {
@@ -161,9 +163,9 @@ export class PoseDetector {
     const o = { ...DEFAULTS, ...options };
     const cacheDir = options.cacheDir ?? bundleCacheDir();
     const bodySpecs: LandmarkerSpec[] = [
-      { kind: 'pose', bundle: ensureBundle(`pose_landmarker_${o.model}`, cacheDir), runningMode: 'VIDEO', count: o.numPoses },
+      { kind: 'pose', bundle: ensureBundle(`pose_landmarker_${o.model}`, cacheDir), runningMode: o.runningMode, count: o.numPoses },
     ];
-    if (o.face) bodySpecs.push({ kind: 'face', bundle: ensureBundle('face_landmarker', cacheDir), runningMode: 'VIDEO', count: o.numPoses });
+    if (o.face) bodySpecs.push({ kind: 'face', bundle: ensureBundle('face_landmarker', cacheDir), runningMode: o.runningMode, count: o.numPoses });
     const handSpecs: LandmarkerSpec[] = o.hands
       ? [{ kind: 'hand', bundle: ensureBundle('hand_landmarker', cacheDir), runningMode: o.handMode, count: 2 * o.numPoses }]
       : [];

@@ -61,6 +61,17 @@ export async function* extractPoses(file: string, o: ExtractOptions = {}): Async
   }
 }
 
+/** Pose of one still image (e.g. the reference photo): IMAGE-mode landmarkers in this thread, closed after. */
+export async function detectStillPose(img: { rgb: Uint8Array; width: number; height: number }, o: DetectorOptions = {}): Promise<{ pose: Pose | null; raw: RawDetection }> {
+  const detector = await PoseDetector.create({ ...o, threads: 'inline', runningMode: 'IMAGE', handMode: 'IMAGE' });
+  try {
+    const raw = await detector.detect({ ...img, time: 0 });
+    return { pose: toPose(raw, img.width / img.height), raw };
+  } finally {
+    await detector.close();
+  }
+}
+
 export interface PoseTrack {
   source: { width: number; height: number; fps: [number, number]; frames: number };
   stride: number;

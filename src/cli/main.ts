@@ -10,6 +10,8 @@ const COMMANDS: ReadonlyArray<{ name: string; load: () => Promise<{ register: Re
   { name: 'weights', load: () => import('./weights.ts') },
   { name: 'models', load: () => import('./models.ts') },
   { name: 'parity', load: () => import('./parity.ts') },
+  { name: 'pose', load: () => import('./pose.ts') },
+  { name: 'bench', load: () => import('./bench.ts') },
 ];
 
 export async function buildProgram(): Promise<Command> {
