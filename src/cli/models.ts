@@ -64,25 +64,34 @@ export function register(program: Command, deps: ModelsCliDeps = {}): void {
       }
       const entries = resolveNames(registry, names.length ? names : DEFAULT_PULL);
       const endpoint = hubEndpoint(env);
+      // Ctrl-C stops cleanly: partial files stay for the next run, the error says how to resume.
+      const ac = new AbortController();
+      const onSigint = (): void => ac.abort();
+      if (!deps.signal) process.once('SIGINT', onSigint);
+      const signal = deps.signal ?? ac.signal;
       out(`models folder: ${root}\n`);
-      for (const entry of entries) {
-        if (entry.source.kind !== 'hf') {
-          out(`${entry.name}: built locally from ${entry.source.from} (${entry.source.builder}); nothing to download\n`);
-          continue;
+      try {
+        for (const entry of entries) {
+          if (entry.source.kind !== 'hf') {
+            out(`${entry.name}: built locally from ${entry.source.from} (${entry.source.builder}); nothing to download\n`);
+            continue;
+          }
+          out(`${entry.name}: ${endpoint}/${entry.source.repo} (${entry.source.revision})${entry.source.gated ? ', gated' : ''}\n`);
+          const files = await pullModel(entry, {
+            root,
+            endpoint,
+            token: hubToken(env),
+            allFiles: opts.allFiles,
+            signal,
+            retries,
+            progressMs: deps.progressMs ?? 1000,
+            emit: progressPrinter(out),
+          });
+          const got = files.filter((f) => f.status === 'downloaded');
+          out(`${entry.name}: ${got.length} downloaded, ${files.length - got.length} already present\n`);
         }
-        out(`${entry.name}: ${endpoint}/${entry.source.repo} (${entry.source.revision})${entry.source.gated ? ', gated' : ''}\n`);
-        const files = await pullModel(entry, {
-          root,
-          endpoint,
-          token: hubToken(env),
-          allFiles: opts.allFiles,
-          signal: deps.signal,
-          retries,
-          progressMs: deps.progressMs ?? 1000,
-          emit: progressPrinter(out),
-        });
-        const got = files.filter((f) => f.status === 'downloaded');
-        out(`${entry.name}: ${got.length} downloaded, ${files.length - got.length} already present\n`);
+      } finally {
+        process.removeListener('SIGINT', onSigint);
       }
     });
 
