@@ -10,6 +10,8 @@ export const KINDS: Readonly<Record<string, () => Promise<KindModule>>> = {
   controlnext: () => import('./kinds/controlnext.ts'),
   unet_controlnext: () => import('./kinds/unet-controlnext.ts'),
   clip_vision_with_projection: () => import('./kinds/clip-vision.ts'),
+  pose_render: () => import('./kinds/pose-render.ts'),
+  pose_align: () => import('./kinds/pose-align.ts'),
   vae_temporal_decoder: () => import('./kinds/vae-temporal-decoder.ts'),
 };
 
