@@ -20,6 +20,8 @@ export interface SessionOptions {
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** Label for error messages ("UNet", "VAE decoder"). */
   label?: string;
+  /** Write an ORT profile (per-node times and shapes) to `<profilePrefix>_<date>.json`; see endProfiling(). */
+  profilePrefix?: string;
 }
 
 const LOW_MEMORY_DISABLED_OPTIMIZERS = 'ConstantFolding;FuseFp16InitializerToFp32NodeTransformer';
@@ -49,6 +51,7 @@ export class Session {
       enableCpuMemArena: true,
       enableMemPattern: true,
       extra,
+      ...(options.profilePrefix ? { enableProfiling: true, profileFilePrefix: options.profilePrefix } : {}),
     };
     try {
       return new Session(await ort.InferenceSession.create(model.bytes, sessionOptions), label);
@@ -100,6 +103,12 @@ export class Session {
       out[name] = { type: t.type as DType, dims: [...t.dims], data: t.data as never };
     }
     return out;
+  }
+
+  /** Stop profiling and return the profile file's path (sessions created with `profilePrefix`). */
+  endProfiling(): string {
+    const file = (this.session as unknown as { endProfiling(): string }).endProfiling();
+    return file;
   }
 
   async release(): Promise<void> {

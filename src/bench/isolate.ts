@@ -1,0 +1,51 @@
+// Each benchmark runs in a child process of its own, so its peak RSS (getrusage maxrss) is its own and
+// sessions from one benchmark never warm or crowd another.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CnextError } from '../core/errors.ts';
+
+export type BenchValue = number | string | boolean;
+export type BenchResult = Record<string, BenchValue>;
+
+export interface IsolatedResult {
+  readonly result: BenchResult;
+  /** Peak resident set of the child, MB. */
+  readonly peakRssMB: number;
+  readonly wallSec: number;
+}
+
+const MARK = 'CNEXT_BENCH_RESULT ';
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/cnext.js');
+
+/** Child side: print the result line the parent looks for. */
+export function reportFromChild(result: BenchResult): void {
+  const peakRssMB = process.resourceUsage().maxRSS / 1024;
+  process.stdout.write(`${MARK}${JSON.stringify({ result, peakRssMB })}\n`);
+}
+
+export function runIsolated(name: string, args: Record<string, string>, onLine?: (line: string) => void): Promise<IsolatedResult> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, 'bench', '--child', name, '--child-args', JSON.stringify(args)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      for (const line of d.toString().split('\n')) if (line && !line.startsWith(MARK)) onLine?.(line);
+    });
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith(MARK));
+      if (code !== 0 || !line) {
+        reject(new CnextError('BENCH_FAILED', `benchmark ${name} failed (exit ${code}): ${err.trim().split('\n').slice(-5).join(' | ')}`, { category: 'system' }));
+        return;
+      }
+      const parsed = JSON.parse(line.slice(MARK.length)) as { result: BenchResult; peakRssMB: number };
+      resolve({ ...parsed, wallSec: (performance.now() - t0) / 1000 });
+    });
+  });
+}

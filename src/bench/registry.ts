@@ -1,0 +1,32 @@
+// The benchmarks `cnext bench` knows. Each runs in its own child process (see isolate.ts); `args` are
+// strings from the command line (--models, --frames…).
+import type { BenchResult } from './isolate.ts';
+
+export interface Benchmark {
+  readonly name: string;
+  readonly description: string;
+  /** Runs inside the child process. */
+  run(args: Record<string, string>): Promise<BenchResult>;
+}
+
+export const BENCHMARKS: readonly Benchmark[] = [
+  {
+    name: 'conv-peak',
+    description: 'plain 3×3 conv 320→320 @ 2×64×64: the machine’s conv GFLOP/s, the yardstick for the networks',
+    run: async () => (await import('./micro.ts')).benchConvPeak(),
+  },
+  {
+    name: 'weights-load',
+    description: '1 GB fp16 synthetic weights: session creation, first run, RSS — normal mode',
+    run: async () => (await import('./micro.ts')).benchWeightsLoad(false),
+  },
+  {
+    name: 'weights-load-lowmem',
+    description: '1 GB fp16 synthetic weights: session creation, first run, RSS — low-memory mode',
+    run: async () => (await import('./micro.ts')).benchWeightsLoad(true),
+  },
+];
+
+export function findBenchmark(name: string): Benchmark | undefined {
+  return BENCHMARKS.find((b) => b.name === name);
+}

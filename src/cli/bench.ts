@@ -1,0 +1,103 @@
+// `cnext bench [NAME...]`: performance measurements, each in its own process, printed as a table plus the
+// ratios the issues ask for (taken within one run, on this machine).
+import { Option, type Command } from 'commander';
+import { CnextError } from '../core/errors.ts';
+import { reportFromChild, runIsolated, type IsolatedResult } from '../bench/isolate.ts';
+import { BENCHMARKS, findBenchmark } from '../bench/registry.ts';
+
+interface BenchOptions {
+  models?: string;
+  json?: boolean;
+  list?: boolean;
+  child?: string;
+  childArgs?: string;
+  frames?: string;
+  size?: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('bench')
+    .description('measure performance (each benchmark in its own process; ratios taken in one run)')
+    .argument('[names...]', `benchmarks to run (default: all): ${BENCHMARKS.map((b) => b.name).join(', ')}`)
+    .option('--models <dir>', 'models root holding (or receiving) the full-size synthetic model')
+    .option('--frames <n>', 'frames for network benchmarks')
+    .option('--size <WxH>', 'pixel size for network benchmarks')
+    .option('--list', 'list the benchmarks and exit')
+    .option('--json', 'print results as JSON')
+    .addOption(hidden('--child <name>'))
+    .addOption(hidden('--child-args <json>'))
+    .action(async (names: string[], o: BenchOptions) => {
+      if (o.child) {
+        const b = findBenchmark(o.child);
+        if (!b) throw new CnextError('BENCH_UNKNOWN', `Unknown benchmark ${o.child}`);
+        reportFromChild(await b.run(JSON.parse(o.childArgs ?? '{}') as Record<string, string>));
+        return;
+      }
+      if (o.list) {
+        for (const b of BENCHMARKS) process.stdout.write(`${b.name.padEnd(22)} ${b.description}\n`);
+        return;
+      }
+      for (const n of names) {
+        if (!findBenchmark(n)) {
+          throw new CnextError('BENCH_UNKNOWN', `Unknown benchmark ${n}; choose from: ${BENCHMARKS.map((b) => b.name).join(', ')}`);
+        }
+      }
+      const selected = names.length ? names : BENCHMARKS.map((b) => b.name);
+      const args: Record<string, string> = {};
+      if (o.models) args.models = o.models;
+      if (o.frames) args.frames = o.frames;
+      if (o.size) args.size = o.size;
+      const results: Record<string, IsolatedResult> = {};
+      for (const name of selected) {
+        if (!o.json) process.stdout.write(`▶ ${name} …\n`);
+        const r = await runIsolated(name, args, (line) => !o.json && process.stdout.write(`  ${line}\n`));
+        results[name] = r;
+        if (!o.json) process.stdout.write(formatResult(name, r));
+      }
+      const ratios = deriveRatios(results);
+      if (o.json) process.stdout.write(`${JSON.stringify({ results, ratios }, null, 2)}\n`);
+      else if (Object.keys(ratios).length) {
+        process.stdout.write('Ratios (same run):\n');
+        for (const [k, v] of Object.entries(ratios)) process.stdout.write(`  ${k.padEnd(44)} ${fmt(v)}\n`);
+      }
+    });
+}
+
+function hidden(flags: string): Option {
+  return new Option(flags).hideHelp();
+}
+
+function fmt(v: unknown): string {
+  if (typeof v !== 'number') return String(v);
+  if (Number.isInteger(v)) return String(v);
+  return Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3);
+}
+
+function formatResult(name: string, r: IsolatedResult): string {
+  const fields = Object.entries(r.result).map(([k, v]) => `${k}=${fmt(v)}`);
+  return `  ${name}: ${fields.join('  ')}  peakRSS=${fmt(r.peakRssMB)}MB  wall=${fmt(r.wallSec)}s\n`;
+}
+
+/** Ratios across benchmarks of this run (only those whose inputs ran). */
+export function deriveRatios(results: Record<string, IsolatedResult>): Record<string, number> {
+  const out: Record<string, number> = {};
+  const num = (name: string, key: string): number | undefined => {
+    const v = results[name]?.result[key];
+    return typeof v === 'number' ? v : undefined;
+  };
+  const peak = num('conv-peak', 'gflops');
+  const unetG = num('unet', 'gflops');
+  if (peak && unetG) out['UNet GFLOP/s ÷ conv peak'] = unetG / peak;
+  const fileMB = num('weights-load', 'fileMB');
+  if (fileMB && results['weights-load']) out['weights-load peak RSS ÷ fp16 size'] = results['weights-load'].peakRssMB / fileMB;
+  if (fileMB && results['weights-load-lowmem']) out['weights-load-lowmem peak RSS ÷ fp16 size'] = results['weights-load-lowmem'].peakRssMB / fileMB;
+  for (const name of ['unet', 'unet-lowmem']) {
+    const w = num(name, 'weightsMB');
+    if (w && results[name]) out[`${name} peak RSS ÷ fp16 weight size`] = results[name].peakRssMB / w;
+  }
+  const withC = num('controlnext-overhead', 'stepWithControlSec');
+  const without = num('controlnext-overhead', 'stepWithoutControlSec');
+  if (withC && without) out['ControlNeXt share of a denoising step'] = (withC - without) / withC;
+  return out;
+}
