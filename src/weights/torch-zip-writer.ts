@@ -30,6 +30,8 @@ export interface TorchZipWriteOptions {
   readonly prefix?: string;
   /** Use zip64 fields for every entry even when small (to test the zip64 path without a 4 GiB file). */
   readonly forceZip64?: boolean;
+  /** Tests only: store these bytes as data.pkl instead of the pickled state dict (hostile or broken pickles). */
+  readonly dataPkl?: Uint8Array;
 }
 
 export function contiguousStride(shape: readonly number[]): number[] {
@@ -201,7 +203,7 @@ export function writeTorchZip(
   const force = options.forceZip64 ?? false;
   const byKey = new Map(storages.map((s) => [s.key, s]));
   if (byKey.size !== storages.length) throw new RangeError('duplicate storage keys');
-  const pkl = pickleStateDict(tensors, byKey);
+  const pkl = options.dataPkl ?? pickleStateDict(tensors, byKey);
 
   const tmp = `${file}.tmp-${process.pid}`;
   const fd = fs.openSync(tmp, 'w');
