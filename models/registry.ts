@@ -82,21 +82,29 @@ export const REGISTRY: readonly ModelEntry[] = [
       { path: 'scheduler/scheduler_config.json' },
       { path: 'feature_extractor/preprocessor_config.json' },
       { path: 'image_encoder/config.json' },
-      { path: 'image_encoder/model.fp16.safetensors' },
+      { path: 'image_encoder/model.fp16.safetensors', bytes: 1_264_217_240 },
       { path: 'unet/config.json' },
       {
         path: 'unet/diffusion_pytorch_model.fp16.safetensors',
+        bytes: 3_049_435_836,
         optional: true,
         note:
           'The plain SVD UNet. ControlNeXt-SVD-v2 ships a full fine-tuned UNet (controlnext-svd-v2/unet.bin) that replaces ' +
           'it, so it is pulled only with --all-files; unet/config.json is still needed.',
       },
       { path: 'vae/config.json' },
-      { path: 'vae/diffusion_pytorch_model.fp16.safetensors' },
+      { path: 'vae/diffusion_pytorch_model.fp16.safetensors', bytes: 195_531_910 },
     ],
     unknown: [
-      'bytes and sha256 of every file (not checked against the hub listing; taken from the hub headers at pull time)',
+      'sha256 of every file (the hub reports it for the weight files in X-Linked-Etag at pull time; it is checked then and recorded)',
+      'bytes of the JSON files (small, served from git; recorded at pull time)',
       'the commit `main` points at (recorded at pull time)',
+    ],
+    notes: [
+      'Sizes of the three fp16 weight files: from a public MimicMotion setup script (PowerShell, found by code search) that ' +
+        'asserts these exact lengths for the same resolve URLs; not checked against the hub from here. The same script lists ' +
+        'the JSON files at 685 (image_encoder), 984 (unet), 607 (vae), 533 (scheduler) and 518 (feature_extractor) bytes; ' +
+        'those are not pinned because `main` may change them.',
     ],
   },
   {
