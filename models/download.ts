@@ -298,10 +298,14 @@ function request(url: URL, headers: Record<string, string>, o: DownloadOptions):
       req.destroy(cancelled());
     };
     o.signal?.addEventListener('abort', onAbort, { once: true });
+    let response: http.IncomingMessage | undefined;
     req.setTimeout(o.idleTimeoutMs ?? 60_000, () => {
-      req.destroy(Object.assign(new Error(`no data for ${o.idleTimeoutMs ?? 60_000} ms`), { code: 'ETIMEDOUT' }));
+      const err = Object.assign(new Error(`no data for ${o.idleTimeoutMs ?? 60_000} ms`), { code: 'ETIMEDOUT' });
+      response?.destroy(err); // the body reader sees this error rather than a bare 'aborted'
+      req.destroy(err);
     });
     req.on('response', (res) => {
+      response = res;
       res.on('close', () => o.signal?.removeEventListener('abort', onAbort));
       resolve(res);
     });

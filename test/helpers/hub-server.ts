@@ -5,8 +5,8 @@
 //        LFS files: 302 to the CDN (absolute, or first a relative hop on the hub) with X-Linked-Size,
 //        X-Linked-Etag ("<sha256>") and X-Repo-Commit; small files: 200 with a git-style ETag, Range honoured
 //   cdn  GET /blobs/{sha256}: Range → 206 + Content-Range, past the end → 416 `bytes */size`
-// Faults: drop the connection after N bytes (once per file), ignore Range (200), corrupt the bytes served,
-// redirect forever.
+// Faults: drop the connection after N bytes (once per file), stall after N bytes, ignore Range (200), corrupt the
+// bytes served, redirect forever.
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -41,6 +41,8 @@ export interface HubFaults {
   relativeRedirect: boolean;
   /** Hub redirects every resolve request to itself, forever. */
   redirectLoop: boolean;
+  /** Next CDN response for this repo file path sends this many bytes, then goes silent (connection left open). */
+  stallAfter: Map<string, number>;
 }
 
 export interface HubServer {
@@ -63,7 +65,7 @@ interface Blob {
 export async function startHubServer(repos: Record<string, HubRepo>, token = 'hf_test_token'): Promise<HubServer> {
   const commit = 'c0ffee'.padEnd(40, '0');
   const requests: RecordedRequest[] = [];
-  const faults: HubFaults = { dropAfter: new Map(), ignoreRange: false, corrupt: new Set(), relativeRedirect: false, redirectLoop: false };
+  const faults: HubFaults = { dropAfter: new Map(), ignoreRange: false, corrupt: new Set(), relativeRedirect: false, redirectLoop: false, stallAfter: new Map() };
   const blobs = new Map<string, Blob>();
   const sha256 = (d: Buffer): string => createHash('sha256').update(d).digest('hex');
   for (const repo of Object.values(repos)) {
@@ -180,6 +182,12 @@ export async function startHubServer(repos: Record<string, HubRepo>, token = 'hf
     if (status === 206) headers['content-range'] = `bytes ${start}-${end}/${size}`;
     res.writeHead(status, headers);
     const body = data.subarray(start, end + 1);
+    const stall = server === 'cdn' ? faults.stallAfter.get(p) : undefined;
+    if (stall !== undefined) {
+      faults.stallAfter.delete(p);
+      res.write(body.subarray(0, stall)); // and nothing more: the client's idle timeout must fire
+      return;
+    }
     const drop = server === 'cdn' ? faults.dropAfter.get(p) : undefined;
     if (drop !== undefined) {
       faults.dropAfter.delete(p);

@@ -29,6 +29,7 @@ beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnext-dl-'));
   hub.requests.length = 0;
   hub.faults.dropAfter.clear();
+  hub.faults.stallAfter.clear();
   hub.faults.corrupt.clear();
   hub.faults.ignoreRange = false;
   hub.faults.relativeRedirect = false;
@@ -137,6 +138,16 @@ describe('downloadFile', () => {
     const r = await downloadFile({ url: url('acme/open', 'big.bin'), dest, expectedBytes: BIG.length });
     expect(r.resumedFrom).toBe(0);
     expect(fs.readFileSync(dest).equals(BIG)).toBe(true);
+  });
+
+  it('a connection that goes silent counts as dropped; the next run resumes', async () => {
+    hub.faults.stallAfter.set('big.bin', 70_000);
+    const dest = path.join(dir, 'big.bin');
+    const e = await rejection(downloadFile({ url: url('acme/open', 'big.bin'), dest, idleTimeoutMs: 300 }));
+    expect(e.code).toBe('DOWNLOAD_INTERRUPTED');
+    expect(e.message).toMatch(/dropped after 70000 of 300000 bytes of big\.bin \(no data for 300 ms\)\. Resume by running/);
+    const r = await downloadFile({ url: url('acme/open', 'big.bin'), dest });
+    expect(r).toMatchObject({ resumedFrom: 70_000, sha256: hub.sha256(BIG) });
   });
 
   it('wrong checksum: deletes the file and says so', async () => {
