@@ -1,0 +1,99 @@
+// Pose detection throughput, for `cnext bench`: body + hands at a given frame size, decode included, with the
+// landmarkers in worker threads vs in one thread. Same frames, same machine, one run → a fair ratio.
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { noEmit, type EmitFn } from '../src/core/events.ts';
+import { decodeFrames } from '../video/decode.ts';
+import { PoseDetector, type DetectorOptions } from './detect.ts';
+import type { PoseModel } from './mediapipe/bundles.ts';
+
+export const DEFAULT_BENCH_VIDEO = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'samples', 'dance.mp4');
+
+export interface PoseBenchOptions {
+  video?: string;
+  /** frames per mode (default 60) */
+  frames?: number;
+  width?: number;
+  height?: number;
+  model?: PoseModel;
+  hands?: boolean;
+  face?: boolean;
+  modes?: ReadonlyArray<NonNullable<DetectorOptions['threads']>>;
+  /** frames in flight between decode and the detector (default 3) */
+  inFlight?: number;
+  cacheDir?: string;
+  emit?: EmitFn;
+}
+
+export interface PoseBenchRun {
+  threads: 'workers' | 'inline';
+  frames: number;
+  /** landmarker start-up (wasm compile, graph init), not in fps */
+  createMs: number;
+  /** decode + detect, per frame, steady state */
+  msPerFrame: number;
+  fps: number;
+  framesWithBody: number;
+  framesWithHand: number;
+}
+
+export interface PoseBenchResult {
+  video: string;
+  width: number;
+  height: number;
+  model: PoseModel;
+  hands: boolean;
+  face: boolean;
+  runs: PoseBenchRun[];
+  /** fps(workers) / fps(inline), when both ran */
+  speedup: number | null;
+}
+
+async function runOnce(threads: 'workers' | 'inline', o: Required<Omit<PoseBenchOptions, 'emit' | 'cacheDir' | 'modes'>> & { cacheDir?: string }): Promise<PoseBenchRun> {
+  const t0 = performance.now();
+  const detector = await PoseDetector.create({ threads, model: o.model, hands: o.hands, face: o.face, cacheDir: o.cacheDir });
+  const t1 = performance.now();
+  let frames = 0;
+  let body = 0;
+  let hand = 0;
+  const queue: Array<Promise<void>> = [];
+  try {
+    for await (const f of decodeFrames(o.video, { maxFrames: o.frames, width: o.width, height: o.height, fit: 'cover' })) {
+      queue.push(detector.detect(f).then((r) => {
+        frames++;
+        if (r.pose.length) body++;
+        if (r.hands.length) hand++;
+      }));
+      if (queue.length >= o.inFlight) await queue.shift();
+    }
+    await Promise.all(queue);
+  } finally {
+    await detector.close();
+  }
+  const ms = performance.now() - t1;
+  return { threads, frames, createMs: Math.round(t1 - t0), msPerFrame: +(ms / frames).toFixed(1), fps: +((1000 * frames) / ms).toFixed(2), framesWithBody: body, framesWithHand: hand };
+}
+
+export async function benchPose(options: PoseBenchOptions = {}): Promise<PoseBenchResult> {
+  const o = {
+    video: options.video ?? DEFAULT_BENCH_VIDEO,
+    frames: options.frames ?? 60,
+    width: options.width ?? 576,
+    height: options.height ?? 1024,
+    model: options.model ?? 'full',
+    hands: options.hands ?? true,
+    face: options.face ?? false,
+    inFlight: options.inFlight ?? 3,
+    cacheDir: options.cacheDir,
+  };
+  const emit = options.emit ?? noEmit;
+  const modes = options.modes ?? ['workers', 'inline'];
+  const runs: PoseBenchRun[] = [];
+  for (const threads of modes) {
+    emit({ type: 'log', level: 'info', message: `pose bench: ${threads}, ${o.frames} frames of ${o.width}×${o.height}, model ${o.model}` });
+    runs.push(await runOnce(threads, o));
+  }
+  const w = runs.find((r) => r.threads === 'workers');
+  const i = runs.find((r) => r.threads === 'inline');
+  return { video: o.video, width: o.width, height: o.height, model: o.model, hands: o.hands, face: o.face, runs, speedup: w && i ? +(w.fps / i.fps).toFixed(2) : null };
+}
