@@ -1,0 +1,65 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { synthesizeModels, networkSpecs } from '../../models/synth.ts';
+import { TINY_CONFIGS } from '../../models/configs.ts';
+import { buildClipVision, resolveClipVisionConfig } from '../../src/nets/clip-vision.ts';
+import { buildControlNeXt, resolveControlNeXtConfig } from '../../src/nets/controlnext-svd.ts';
+import { buildVaeDecoder, buildVaeEncoder, resolveVaeConfig } from '../../src/nets/autoencoder-kl-temporal-decoder.ts';
+import { buildUnet, resolveUnetConfig } from '../../src/nets/unet-spatio-temporal.ts';
+import { Session } from '../../src/onnx/session.ts';
+import { openWeightFile } from '../../src/weights/open.ts';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cnext-synth-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('synthesizeModels', () => {
+  it('records the real SVD-xt parameter counts from the network builders', () => {
+    const s = networkSpecs('svd-xt');
+    const params = (spec: ReadonlyArray<{ shape: readonly number[] }>) => spec.reduce((a, e) => a + e.shape.reduce((x, y) => x * y, 1), 0);
+    // Published sizes: SVD UNet 1.52 B, OpenCLIP ViT-H/14 vision tower 632 M, ControlNeXt-SVD-v2 branch 3.5 M.
+    expect(params(s.unet)).toBe(1_524_623_082);
+    expect(params(s.image_encoder)).toBe(632_076_800);
+    expect(params(s.controlnext)).toBe(3_526_400);
+  });
+
+  it('writes a tiny model folder whose every weight file loads strictly into its network', async () => {
+    const r = synthesizeModels(tmp, { preset: 'tiny', seed: 3, baseUnet: true });
+    const svd = r.svdDir;
+    const read = (f: string) => JSON.parse(fs.readFileSync(path.join(svd, f), 'utf8')) as Record<string, unknown>;
+    expect(read('model_index.json')._class_name).toBe('StableVideoDiffusionPipeline');
+    expect(read('unet/config.json').block_out_channels).toEqual([...TINY_CONFIGS.unet.block_out_channels]);
+
+    // Each build asserts the exact key set (missing or unexpected weights throw).
+    const unetCfg = resolveUnetConfig(read('unet/config.json'));
+    for (const file of [path.join(r.controlnextDir, 'unet.bin'), path.join(svd, 'unet/diffusion_pytorch_model.fp16.safetensors')]) {
+      expect(() => buildUnet(openWeightFile(file), unetCfg, { control: true })).not.toThrow();
+    }
+    const vaeCfg = resolveVaeConfig(read('vae/config.json'));
+    buildVaeEncoder(openWeightFile(path.join(svd, 'vae/diffusion_pytorch_model.fp16.safetensors')), vaeCfg);
+    buildVaeDecoder(openWeightFile(path.join(svd, 'vae/diffusion_pytorch_model.fp16.safetensors')), vaeCfg);
+    buildClipVision(openWeightFile(path.join(svd, 'image_encoder/model.fp16.safetensors')), resolveClipVisionConfig(read('image_encoder/config.json')));
+    const cnCfg = JSON.parse(fs.readFileSync(path.join(r.controlnextDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    const cn = buildControlNeXt(openWeightFile(path.join(r.controlnextDir, 'controlnet.bin')), resolveControlNeXtConfig(cnCfg));
+
+    // And the fp16 torch-zip weights run: ControlNeXt on 2 frames of 64×64.
+    const s = await Session.create(cn);
+    const out = await s.run({
+      sample: { type: 'float32', dims: [1, 2, 3, 64, 64], data: new Float32Array(2 * 3 * 64 * 64).fill(0.5) },
+      timestep: { type: 'float32', dims: [1], data: Float32Array.of(0.3) },
+    });
+    await s.release();
+    expect(out.output.dims).toEqual([2, TINY_CONFIGS.controlnextOutChannels, 7, 7]);
+    expect([...(out.output.data as Float32Array)].every(Number.isFinite)).toBe(true);
+  });
+
+  it('is deterministic in the seed', () => {
+    const a = synthesizeModels(path.join(tmp, 'a'), { preset: 'tiny', seed: 7 });
+    const b = synthesizeModels(path.join(tmp, 'b'), { preset: 'tiny', seed: 7 });
+    const c = synthesizeModels(path.join(tmp, 'c'), { preset: 'tiny', seed: 8 });
+    const bytes = (r: typeof a) => fs.readFileSync(path.join(r.controlnextDir, 'controlnet.bin'));
+    expect(bytes(a).equals(bytes(b))).toBe(true);
+    expect(bytes(a).equals(bytes(c))).toBe(false);
+  });
+});
