@@ -124,7 +124,6 @@ async function download(o: DownloadOptions, part: string): Promise<DownloadResul
     await fs.promises.rm(part, { force: true });
     offset = 0;
   }
-  const resumedFrom = offset;
   let restarts = 0;
   for (;;) {
     const hasher = createHash('sha256');
@@ -153,7 +152,7 @@ async function download(o: DownloadOptions, part: string): Promise<DownloadResul
       const range = parseContentRange(res.headers['content-range']);
       const size = range?.total ?? hub.linkedSize;
       if (offset > 0 && size === offset) {
-        return finish(o, part, offset, offset, hasher, hub, url, resumedFrom);
+        return finish(o, part, offset, offset, hasher, hub, url, offset);
       }
       if (++restarts > 2 || offset === 0) throw httpError(o, url, status, 'refuses the byte range');
       await fs.promises.rm(part, { force: true });
@@ -192,7 +191,7 @@ async function download(o: DownloadOptions, part: string): Promise<DownloadResul
     }
     const h = start === offset ? hasher : createHash('sha256');
     const written = await writeBody(o, res, part, start, total, h, url);
-    return finish(o, part, written, total, h, hub, url, resumedFrom);
+    return finish(o, part, written, total, h, hub, url, start);
   }
 }
 

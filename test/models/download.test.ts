@@ -119,6 +119,7 @@ describe('downloadFile', () => {
     hub.faults.ignoreRange = true;
     const r = await downloadFile({ url: url('acme/open', 'big.bin'), dest });
     expect(fs.readFileSync(dest).equals(BIG)).toBe(true);
+    expect(r.resumedFrom).toBe(0);
     expect(r.sha256).toBe(hub.sha256(BIG));
     expect(hub.requests.at(-1)).toMatchObject({ server: 'cdn', range: 'bytes=1000-', status: 200 });
   });
