@@ -2,7 +2,7 @@
 // benchmarks of any size. Deterministic: a tensor's values depend only on (seed, name, shape, init), not on
 // the file format, the order of the spec, or the chunking, so the same spec written both ways holds the
 // same numbers. Written tensor by tensor in 1 M-element pieces: a 3 GB UNet never sits in memory.
-import { floatToHalf, halfToFloat } from '../core/tensor.ts';
+import { halfToFloat } from '../core/tensor.ts';
 import { writeSafetensorsStream, type TensorStreamToWrite } from './safetensors.ts';
 import {
   contiguousStride, writeTorchZip, type TorchStorageToWrite, type TorchTensorToWrite, type TorchZipWriteOptions,
@@ -143,14 +143,38 @@ export function* syntheticChunks(t: SyntheticTensorSpec, shape: readonly number[
     g.fill(v, mean, std);
     if (dtype === 'F32') { yield new Uint8Array(v.buffer, 0, m * 4).slice(); continue; }
     const h = new Uint16Array(m);
+    const bits = new Uint32Array(v.buffer, 0, m);
     if (dtype === 'F16') {
-      for (let i = 0; i < m; i++) h[i] = floatToHalf(v[i]);
+      for (let i = 0; i < m; i++) h[i] = halfFromF32Bits(bits[i]);
     } else {
-      const bits = new Uint32Array(v.buffer, 0, m);
       for (let i = 0; i < m; i++) { const x = bits[i]; h[i] = (x + 0x7fff + ((x >>> 16) & 1)) >>> 16; } // round to nearest even
     }
     yield new Uint8Array(h.buffer);
   }
+}
+
+/** float32 bits → IEEE half bits, round to nearest even (core's floatToHalf on raw bits, for speed). */
+export function halfFromF32Bits(x: number): number {
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 112; // rebias 127 → 15
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let h = mant >> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rem > half || (rem === half && h & 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // a carry may round up into the exponent (→ inf): correct
+  return sign | h;
 }
 
 /** All values of one synthetic tensor as float32 (tests; small tensors). */
