@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PoseDetector, withPoseDetector, type RawDetection } from '../../pose/detect.ts';
+import { mapFace } from '../../pose/openpose-map.ts';
 import { decodeFrames, type DecodedFrame } from '../../video/decode.ts';
 
 const CLIP = '/work/shared/media/video_02.mp4'; // 576×1024, 30 fps, one dancer
@@ -75,6 +76,13 @@ describe('PoseDetector edge cases', () => {
       const r = await d.detect(frames[0]!);
       expect(r.face).toHaveLength(1);
       expect(r.face![0]).toHaveLength(478);
+      // the 68-point layout on a real face: the person's right eye is on the image left, eyes above nose tip above mouth
+      const f68 = mapFace(r.face![0]!);
+      const mean = (a: number, b: number, k: 0 | 1) => f68.slice(a, b).reduce((s, p) => s + p[k], 0) / (b - a);
+      expect(mean(36, 42, 0)).toBeLessThan(mean(42, 48, 0));
+      expect(mean(36, 48, 1)).toBeLessThan(f68[30]![1]);
+      expect(f68[30]![1]).toBeLessThan(mean(48, 68, 1));
+      expect(f68[8]![1]).toBeGreaterThan(mean(48, 68, 1)); // chin below the mouth
       const f = frames[0]!;
       await expect(d.detect({ ...f, rgb: f.rgb.subarray(1) })).rejects.toThrow(`rgbToRgba: expected ${f.width * f.height * 3} bytes for 576×1024`);
     } finally {
