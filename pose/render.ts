@@ -120,12 +120,29 @@ export function drawLimbs(canvas: Canvas, f: DwposeFrame, dirty?: Dirty): void {
 
 const MUL06 = Uint8Array.from({ length: 256 }, (_, v) => Math.trunc(v * 0.6));
 
-/** `(canvas * 0.6).astype(np.uint8)` over rows y0..y1 (float64 multiply, truncation). */
+/** `(canvas * 0.6).astype(np.uint8)` over rows y0..y1 (float64 multiply, truncation; zero stays zero). */
 export function dim(canvas: Canvas, y0 = 0, y1 = canvas.height - 1): void {
   const a = Math.max(0, y0), b = Math.min(canvas.height - 1, y1);
   if (b < a) return;
   const d = canvas.data;
-  for (let p = a * canvas.width * 3, e = (b + 1) * canvas.width * 3; p < e; p++) d[p] = MUL06[d[p]];
+  let p = a * canvas.width * 3;
+  const e = (b + 1) * canvas.width * 3;
+  // skip all-zero 4-byte words (most of the canvas) when the buffer is word-aligned
+  if (d.byteOffset % 4 === 0) {
+    for (; p < e && p % 4 !== 0; p++) d[p] = MUL06[d[p]];
+    const w = new Uint32Array(d.buffer, d.byteOffset, d.length >> 2);
+    const we = e >> 2;
+    for (let i = p >> 2; i < we; i++) {
+      if (w[i] === 0) continue;
+      const q = i << 2;
+      d[q] = MUL06[d[q]];
+      d[q + 1] = MUL06[d[q + 1]];
+      d[q + 2] = MUL06[d[q + 2]];
+      d[q + 3] = MUL06[d[q + 3]];
+    }
+    p = we << 2;
+  }
+  for (; p < e; p++) d[p] = MUL06[d[p]];
 }
 
 /** draw_bodypose's joint pass. */

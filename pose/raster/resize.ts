@@ -6,7 +6,8 @@
 //   vertical pass: the 128-bit SIMD kernel (VResizeLinearVec_32s8u) for the leading blocks of 16 and then 8
 //              values of a row: ((((S0 >> 4)·b0) >> 16) + (((S1 >> 4)·b1) >> 16) + 2) >> 2;
 //              the remaining values with the scalar FixedPtCast: (S0·b0 + S1·b1 + 2^21) >> 22.
-// Equal sizes are a plain copy, as in cv::resize.
+// Equal sizes are a plain copy, as in cv::resize; an exact 2× reduction on both axes is turned into INTER_AREA by
+// OpenCV, whose fast path averages each 2×2 block as (a + b + c + d + 2) >> 2.
 import { CnextError } from '../../src/core/errors.ts';
 import { type Canvas, cvRound } from './canvas.ts';
 
@@ -56,6 +57,8 @@ export function resizeLinearU8(src: Canvas, dw: number, dh: number): Canvas {
   }
   const sw = src.width, sh = src.height, cn = 3;
   if (sw === dw && sh === dh) return { width: dw, height: dh, data: src.data.slice() };
+  const scaleX = 1 / (dw / sw), scaleY = 1 / (dh / sh);
+  if (Math.abs(scaleX - 2) < Number.EPSILON && Math.abs(scaleY - 2) < Number.EPSILON) return halve(src, dw, dh);
   const xt = taps(sw, dw, true);
   const yt = taps(sh, dh, false);
   const width = dw * cn;
@@ -71,27 +74,61 @@ export function resizeLinearU8(src: Canvas, dw: number, dh: number): Canvas {
     }
   }
   const s = src.data;
-  const rowCache = new Map<number, Int32Array>();
-  const hrow = (sy: number): Int32Array => {
-    const hit = rowCache.get(sy);
-    if (hit) return hit;
-    const out = new Int32Array(width);
-    const base = sy * sw * cn;
-    for (let i = 0; i < width; i++) {
-      const o = base + xo[i];
-      // a1 ≠ 0 only where sx + 1 < sw, so the second tap never leaves the row
-      out[i] = s[o] * a0[i] + (a1[i] !== 0 ? s[o + cn] * a1[i] : 0);
-    }
-    if (rowCache.size > 4) rowCache.delete(rowCache.keys().next().value as number);
-    rowCache.set(sy, out);
-    return out;
+  const words = s.byteOffset % 4 === 0 && (sw * cn) % 4 === 0 ? new Uint32Array(s.buffer, s.byteOffset, s.length >> 2) : null;
+  const rowWords = (sw * cn) >> 2;
+  /** All-zero source rows give all-zero sums (most of a pose canvas is black). */
+  const isZeroRow = (sy: number): boolean => {
+    if (!words) return false;
+    for (let i = sy * rowWords, e = i + rowWords; i < e; i++) if (words[i] !== 0) return false;
+    return true;
   };
+  // horizontal pass of one source row into buf: exact int sums (a1 ≠ 0 only where sx + 1 < sw)
+  const hpass = (sy: number, buf: Int32Array): boolean => {
+    if (isZeroRow(sy)) return false;
+    const base = sy * sw * cn;
+    for (let d = 0, i = 0; d < dw; d++, i += 3) {
+      const o = base + xo[i];
+      const w0 = a0[i], w1 = a1[i];
+      if (w1 !== 0) {
+        buf[i] = s[o] * w0 + s[o + 3] * w1;
+        buf[i + 1] = s[o + 1] * w0 + s[o + 4] * w1;
+        buf[i + 2] = s[o + 2] * w0 + s[o + 5] * w1;
+      } else {
+        buf[i] = s[o] * w0;
+        buf[i + 1] = s[o + 1] * w0;
+        buf[i + 2] = s[o + 2] * w0;
+      }
+    }
+    return true;
+  };
+  // two row buffers; source rows are visited in increasing order
+  let bufA = new Int32Array(width), bufB = new Int32Array(width);
+  let rowA = -1, rowB = -1, nzA = false, nzB = false;
   const dst = new Uint8Array(dh * width);
   for (let dy = 0; dy < dh; dy++) {
     const sy0 = yt.ofs[dy];
     const r0 = Math.min(Math.max(sy0, 0), sh - 1);
     const r1 = Math.min(Math.max(sy0 + 1, 0), sh - 1);
-    const S0 = hrow(r0), S1 = hrow(r1);
+    if (rowA !== r0) {
+      if (rowB === r0) {
+        [bufA, bufB] = [bufB, bufA];
+        nzA = nzB;
+        rowA = r0;
+        rowB = -1;
+      } else {
+        nzA = hpass(r0, bufA);
+        rowA = r0;
+      }
+    }
+    if (r1 !== r0 && rowB !== r1) {
+      nzB = hpass(r1, bufB);
+      rowB = r1;
+    }
+    const nz1 = r1 === r0 ? nzA : nzB;
+    if (!nzA && !nz1) continue; // both rows black → black output row (dst is zero-initialised)
+    if (!nzA) bufA.fill(0);
+    if (!nz1) bufB.fill(0);
+    const S0 = bufA, S1 = r1 === r0 ? bufA : bufB;
     const b0 = yt.w0[dy], b1 = yt.w1[dy];
     const o = dy * width;
     let x = 0;
@@ -107,6 +144,22 @@ export function resizeLinearU8(src: Canvas, dw: number, dh: number): Canvas {
     for (; x < width; x++) {
       const v = (S0[x] * b0 + S1[x] * b1 + (1 << 21)) >> 22;
       dst[o + x] = v < 0 ? 0 : v > 255 ? 255 : v;
+    }
+  }
+  return { width: dw, height: dh, data: dst };
+}
+
+/** resizeAreaFast_ with ResizeAreaFastVec (2×2 blocks, 3 channels): rounded mean of each block. */
+function halve(src: Canvas, dw: number, dh: number): Canvas {
+  const s = src.data, rs = src.width * 3, width = dw * 3;
+  const dst = new Uint8Array(dh * width);
+  for (let dy = 0; dy < dh; dy++) {
+    const r0 = 2 * dy * rs, r1 = r0 + rs, o = dy * width;
+    for (let dx = 0; dx < width; dx += 3) {
+      const i = 2 * dx;
+      for (let k = 0; k < 3; k++) {
+        dst[o + dx + k] = (s[r0 + i + k] + s[r0 + i + k + 3] + s[r1 + i + k] + s[r1 + i + k + 3] + 2) >> 2;
+      }
     }
   }
   return { width: dw, height: dh, data: dst };
