@@ -250,3 +250,40 @@ function statSize(p: string): number | undefined {
     return undefined;
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// For the loaders.
+
+export interface InstalledModel {
+  readonly entry: ModelEntry;
+  /** The model folder: a diffusers folder for SVD, the weight files for ControlNeXt. */
+  readonly dir: string;
+}
+
+/**
+ * The installed model `name`, or an installed alternative to it (e.g. the fp16 safetensors conversion of
+ * ControlNeXt); otherwise a CnextError that says which command fetches it.
+ */
+export function requireModel(root: string, name: string, registry: readonly ModelEntry[]): InstalledModel {
+  const entry = registry.find((m) => m.name === name);
+  if (!entry) throw new CnextError('MODEL_UNKNOWN', `Unknown model '${name}'. Known: ${registry.map((m) => m.name).join(', ')}`);
+  for (const candidate of [entry, ...registry.filter((m) => m.alternativeTo === name)]) {
+    if (modelStatus(root, candidate).state === 'installed') return { entry: candidate, dir: modelDir(root, candidate) };
+  }
+  const status = modelStatus(root, entry);
+  const fix =
+    entry.source.kind === 'hf'
+      ? [
+          `Run: cnext models pull ${name}${status.state === 'partial' ? ' (it resumes the partial download)' : ''}`,
+          ...(entry.source.gated ? ['The model is gated: accept its licence on the hub and set HF_TOKEN first.'] : []),
+        ]
+      : [`It is built locally by ${entry.source.builder} from ${entry.source.from}.`];
+  throw new CnextError(
+    'MODEL_MISSING',
+    `Model ${name} is ${status.state === 'partial' ? 'incomplete' : 'not installed'} in ${root}` +
+      (status.state === 'partial'
+        ? ` (missing or partial: ${status.files.filter((f) => !f.file.optional && f.state !== 'installed').map((f) => f.file.path).join(', ')})`
+        : ''),
+    { category: 'user', solutions: [...fix, 'Or point to another models folder with --models DIR or CNEXT_CACHE.'] },
+  );
+}

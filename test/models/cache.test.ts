@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkContent, modelStatus, readManifest, recordDownload, sha256File, verifyModel } from '../../models/cache.ts';
+import { checkContent, modelStatus, readManifest, recordDownload, requireModel, sha256File, verifyModel } from '../../models/cache.ts';
+import { CnextError } from '../../src/core/errors.ts';
 import type { ModelEntry } from '../../models/registry.ts';
 import { writeSafetensors } from '../../src/weights/safetensors.ts';
 
@@ -159,5 +160,38 @@ describe('checkContent', () => {
       'zip has no end-of-central-directory record (truncated?)',
     );
     expect(checkContent(put('d.task', Buffer.from('not a zip at all, really'))).problem).toBe('not a zip file (no local header at byte 0)');
+  });
+});
+
+describe('requireModel', () => {
+  const alt: ModelEntry = { ...entry, name: 'm-fp16', alternativeTo: 'm', files: [{ path: 'w.safetensors' }] };
+  const registry = [{ ...entry, source: { ...entry.source, gated: true } } as ModelEntry, alt];
+
+  it('names the pull command, and what is missing when partial', () => {
+    expect(() => requireModel(root, 'm', registry)).toThrow(`Model m is not installed in ${root}`);
+    put('config.json', '{}');
+    try {
+      requireModel(root, 'm', registry);
+      expect.unreachable();
+    } catch (e) {
+      expect((e as CnextError).describe()).toBe(
+        `Model m is incomplete in ${root} (missing or partial: unet/w.safetensors)\n` +
+          'Possible solutions:\n' +
+          '- Run: cnext models pull m (it resumes the partial download)\n' +
+          '- The model is gated: accept its licence on the hub and set HF_TOKEN first.\n' +
+          '- Or point to another models folder with --models DIR or CNEXT_CACHE.',
+      );
+    }
+    expect(() => requireModel(root, 'zzz', registry)).toThrow("Unknown model 'zzz'. Known: m, m-fp16");
+  });
+
+  it('returns the model, or an installed alternative', () => {
+    const p = path.join(root, 'm-fp16', 'w.safetensors');
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    fs.writeFileSync(p, 'x');
+    expect(requireModel(root, 'm', registry)).toEqual({ entry: alt, dir: path.join(root, 'm-fp16') });
+    put('config.json', '{}');
+    putWeights();
+    expect(requireModel(root, 'm', registry).entry.name).toBe('m');
   });
 });
