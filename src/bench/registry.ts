@@ -25,6 +25,26 @@ export const BENCHMARKS: readonly Benchmark[] = [
     description: '1 GB fp16 synthetic weights: session creation, first run, RSS — low-memory mode',
     run: async () => (await import('./micro.ts')).benchWeightsLoad(true),
   },
+  {
+    name: 'unet',
+    description: 'full-size UNet (+ControlNeXt input), CFG batch 2, 14 frames, 256×256: s/call, RSS — normal mode',
+    run: async (a) => (await import('./networks.ts')).benchUnet(a, false),
+  },
+  {
+    name: 'unet-lowmem',
+    description: 'the same UNet call in low-memory mode (fp16 weights stay mmapped)',
+    run: async (a) => (await import('./networks.ts')).benchUnet(a, true),
+  },
+  {
+    name: 'unet-flops',
+    description: 'FLOPs of that UNet call, counted from an ORT profile (Conv, MatMul, attention)',
+    run: async (a) => (await import('./networks.ts')).benchUnetFlops(a),
+  },
+  {
+    name: 'controlnext-overhead',
+    description: 'ControlNeXt branch + injection vs the plain UNet, per denoising step',
+    run: async (a) => (await import('./networks.ts')).benchControlNeXtOverhead(a),
+  },
 ];
 
 export function findBenchmark(name: string): Benchmark | undefined {

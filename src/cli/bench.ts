@@ -87,8 +87,12 @@ export function deriveRatios(results: Record<string, IsolatedResult>): Record<st
     return typeof v === 'number' ? v : undefined;
   };
   const peak = num('conv-peak', 'gflops');
-  const unetG = num('unet', 'gflops');
-  if (peak && unetG) out['UNet GFLOP/s ÷ conv peak'] = unetG / peak;
+  const flops = num('unet-flops', 'flops');
+  const perCall = num('unet', 'secondsPerCall');
+  if (flops && perCall) {
+    out['UNet achieved GFLOP/s'] = flops / perCall / 1e9;
+    if (peak) out['UNet GFLOP/s ÷ conv peak'] = flops / perCall / 1e9 / peak;
+  }
   const fileMB = num('weights-load', 'fileMB');
   if (fileMB && results['weights-load']) out['weights-load peak RSS ÷ fp16 size'] = results['weights-load'].peakRssMB / fileMB;
   if (fileMB && results['weights-load-lowmem']) out['weights-load-lowmem peak RSS ÷ fp16 size'] = results['weights-load-lowmem'].peakRssMB / fileMB;
