@@ -13,6 +13,7 @@ export const KINDS: Readonly<Record<string, () => Promise<KindModule>>> = {
   pose_render: () => import('./kinds/pose-render.ts'),
   pose_align: () => import('./kinds/pose-align.ts'),
   vae_temporal_decoder: () => import('./kinds/vae-temporal-decoder.ts'),
+  pipeline: () => import('./kinds/pipeline.ts'),
 };
 
 export function isRegisteredKind(kind: string): boolean {
