@@ -355,23 +355,22 @@ export function checkUnetInputs(
 }
 
 /**
- * A UNet on ONNX Runtime. The ControlNeXt graph is built at load (so a config/weight mismatch fails here);
- * each variant's session is created on its first call (the pipeline only ever uses the control one).
+ * A UNet on ONNX Runtime. The ControlNeXt variant's session is created at load (the pipeline calls the UNet
+ * with control on every step, the unconditional half with scale 0); the plain variant's session only on the
+ * first call without control (then both are held: release() frees both).
  */
 export async function loadUnet(weights: WeightSource, config: UnetConfig, options: SessionOptions = {}): Promise<Unet> {
   const L = unetLayout(config);
-  const built = new Map<boolean, BuiltModel>([[true, buildUnet(weights, config, { control: true })]]);
   const sessions = new Map<boolean, Promise<Session>>();
   const session = (control: boolean): Promise<Session> => {
     let s = sessions.get(control);
     if (!s) {
-      const model = built.get(control) ?? buildUnet(weights, config, { control });
-      built.delete(control);
-      s = Session.create(model, { label: 'UNet', ...options });
+      s = Session.create(buildUnet(weights, config, { control }), { label: 'UNet', ...options });
       sessions.set(control, s);
     }
     return s;
   };
+  await session(true);
   return {
     async run(sample, timestep, encoderHiddenStates, addedTimeIds, control) {
       const { h, w } = checkUnetInputs(L, sample, encoderHiddenStates, addedTimeIds, control);
