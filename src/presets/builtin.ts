@@ -1,0 +1,64 @@
+// Built-in dance-transfer presets. `dance-portrait` is ControlNeXt-SVD-v2's own inference setting (its script.sh
+// and run_controlnext.py defaults; fixtures README §5.8); the others change only what their names say.
+import type { PresetValues } from './schema.ts';
+
+export interface Preset {
+  readonly name: string;
+  readonly description: string;
+  /** Where it comes from: built in, or the user's presets file. */
+  readonly source: 'built-in' | string;
+  readonly values: PresetValues;
+}
+
+/** ControlNeXt-SVD-v2's settings for portrait dance clips. */
+const REFERENCE: PresetValues = {
+  width: 576,
+  height: 1024,
+  stride: 2,
+  maxFrames: 240,
+  steps: 25,
+  seed: 42,
+  minGuidance: 3,
+  maxGuidance: 3,
+  framesPerBatch: 24,
+  overlap: 6,
+  decodeChunk: 2,
+  controlStrength: 1,
+  noiseAugStrength: 0.02,
+  fit: 'cover',
+};
+
+export const DEFAULT_PRESET = 'dance-portrait';
+
+export const BUILTIN_PRESETS: readonly Preset[] = [
+  {
+    name: 'dance-portrait',
+    description: "the reference's own settings for portrait dance clips",
+    source: 'built-in',
+    values: REFERENCE,
+  },
+  {
+    name: 'preview',
+    description: 'fast look: small size, every 3rd frame, 8 steps, short windows, at most 48 frames',
+    source: 'built-in',
+    values: { ...REFERENCE, width: 320, height: 576, stride: 3, maxFrames: 48, steps: 8, framesPerBatch: 14, overlap: 4, decodeChunk: 4 },
+  },
+  {
+    name: 'hq',
+    description: 'high quality: every frame, 40 steps, wider window overlap',
+    source: 'built-in',
+    values: { ...REFERENCE, stride: 1, maxFrames: 480, steps: 40, overlap: 8 },
+  },
+  {
+    name: 'square',
+    description: 'square framing, 768×768',
+    source: 'built-in',
+    values: { ...REFERENCE, width: 768, height: 768 },
+  },
+  {
+    name: 'landscape',
+    description: 'landscape framing, 1024×576',
+    source: 'built-in',
+    values: { ...REFERENCE, width: 1024, height: 576 },
+  },
+];
