@@ -57,7 +57,8 @@ export function temporalResnetBlock(g: G, name: string, x: Value, temb: Value | 
     }
     h = groupNorm(g, 'norm2', h, s.outC, s.groups, s.eps, 5);
     h = conv(g, 'conv2', silu(g, h), { inC: s.outC, outC: s.outC, ...k3 });
-    const shortcut = g.hasWeight('conv_shortcut.weight')
+    // diffusers: use_in_shortcut = in_channels != out_channels
+    const shortcut = s.inC !== s.outC
       ? conv(g, 'conv_shortcut', x, { inC: s.inC, outC: s.outC, kernel: [1, 1, 1] })
       : x;
     return g.op('Add', [shortcut, h]);
