@@ -13,6 +13,7 @@ import {
   adaptivePoolMatrix, block0Size, buildUnet, loadUnet, resolveUnetConfig, type UnetConfig,
 } from '../../src/nets/unet-spatio-temporal.ts';
 import { openWeightFile } from '../../src/weights/open.ts';
+import { SpecRecorder } from '../../src/weights/spec-recorder.ts';
 import { WeightSource } from '../../src/weights/weight-source.ts';
 import { fixturesDir } from '../parity/fixtures-dir.ts';
 
@@ -118,6 +119,26 @@ describe('UNet config and weights', () => {
     }
     expect(err).toBeInstanceOf(CnextError);
     expect((err as CnextError).message).toMatch(/^Weight down_blocks\.0\.resnets\.2\.spatial_res_block\.norm1\.weight is missing from /);
+  });
+
+  it('asks for exactly the fixture state dict (names and shapes) from the config alone (spec recording)', () => {
+    const rec = new SpecRecorder();
+    buildUnet(rec, tinyConfig(), { control: true });
+    const w = weights();
+    const recorded = Object.fromEntries(rec.spec().map((e) => [e.name, e.shape]));
+    const file = Object.fromEntries(w.names().map((n) => [n, w.peek(n)!.shape]));
+    expect(recorded).toEqual(file);
+  });
+
+  it('builds the full-size default config (SVD img2vid-xt) without weights data', () => {
+    const rec = new SpecRecorder();
+    const m = buildUnet(rec, resolveUnetConfig({ _class_name: 'UNetSpatioTemporalConditionModel' }), { control: true });
+    expect(m.inputNames).toEqual(['sample', 'timestep', 'encoder_hidden_states', 'added_time_ids', 'control_output', 'control_scale', 'pool_h', 'pool_w']);
+    const shapes = new Map(rec.spec().map((e) => [e.name, e.shape]));
+    expect(shapes.get('conv_in.weight')).toEqual([320, 8, 3, 3]);
+    expect(shapes.get('down_blocks.2.attentions.1.temporal_transformer_blocks.0.ff_in.net.0.proj.weight')).toEqual([10240, 1280]);
+    expect(shapes.get('up_blocks.3.resnets.2.spatial_res_block.conv_shortcut.weight')).toEqual([320, 640, 1, 1]);
+    expect(shapes.get('mid_block.attentions.0.transformer_blocks.0.attn2.to_k.weight')).toEqual([1280, 1024]);
   });
 
   it('validates config lists against each other, showing both values', () => {
