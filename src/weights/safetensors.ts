@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import { CnextError } from '../core/errors.ts';
 import { bf16ToFloat, halfToFloat, type Tensor } from '../core/tensor.ts';
+import { fdSource, type ByteSource } from './byte-source.ts';
 import { DTYPE_BYTES, WeightSource, type WeightDType, type WeightEntry } from './weight-source.ts';
 
 /** A header larger than this is not a weight file (the real ones are < 1 MB). */
@@ -15,29 +16,41 @@ export interface SafetensorsHeader {
 }
 
 function malformed(file: string, why: string): CnextError {
-  return new CnextError('WEIGHTS_MALFORMED', `${file} is not a valid safetensors file: ${why}`);
+  // `why` may quote the file's own text (names, JSON.parse's excerpt): keep the message on one line.
+  const safe = why.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return new CnextError('WEIGHTS_MALFORMED', `${file} is not a valid safetensors file: ${safe}`);
 }
 
 /** Parse the header of `file` and check every tensor lies inside the file. Reads no tensor data. */
 export function readSafetensorsHeader(file: string): SafetensorsHeader {
-  const real = fs.realpathSync(file);
-  const fd = fs.openSync(real, 'r');
+  let real: string;
+  let fd: number;
   try {
-    const size = fs.fstatSync(fd).size;
-    if (size < 8) throw malformed(file, `file is ${size} bytes, shorter than the 8-byte header length`);
-    const lenBuf = Buffer.alloc(8);
-    fs.readSync(fd, lenBuf, 0, 8, 0);
-    const n = lenBuf.readBigUInt64LE(0);
-    if (n > BigInt(Math.min(MAX_HEADER_BYTES, size - 8))) {
-      throw malformed(file, `header length ${n} exceeds the file size ${size}`);
-    }
-    const headerLen = Number(n);
-    const headerBuf = Buffer.alloc(headerLen);
-    if (fs.readSync(fd, headerBuf, 0, headerLen, 8) !== headerLen) throw malformed(file, 'truncated header');
-    return parseHeader(file, real, headerBuf, 8 + headerLen, size);
+    real = fs.realpathSync(file);
+    fd = fs.openSync(real, 'r');
+  } catch (e) {
+    throw new CnextError('WEIGHTS_UNREADABLE', `Cannot read weight file ${file}: ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    return readSafetensorsHeaderFrom(fdSource(fd), real, file);
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** The same from any byte source; `real` is recorded in each entry, `file` names it in messages. */
+export function readSafetensorsHeaderFrom(src: ByteSource, real: string, file = real): SafetensorsHeader {
+  const size = src.size;
+  if (size < 8) throw malformed(file, `file is ${size} bytes, shorter than the 8-byte header length`);
+  const lenBuf = src.read(0, 8);
+  if (lenBuf.length !== 8) throw malformed(file, 'truncated header');
+  const n = new DataView(lenBuf.buffer, lenBuf.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(size - 8)) throw malformed(file, `header length ${n} exceeds the file size ${size}`);
+  if (n > BigInt(MAX_HEADER_BYTES)) throw malformed(file, `header length ${n} is implausibly large (> ${MAX_HEADER_BYTES})`);
+  const headerLen = Number(n);
+  const headerBuf = Buffer.from(src.read(8, headerLen));
+  if (headerBuf.length !== headerLen) throw malformed(file, 'truncated header');
+  return parseHeader(file, real, headerBuf, 8 + headerLen, size);
 }
 
 function parseHeader(file: string, real: string, headerBuf: Buffer, dataStart: number, size: number): SafetensorsHeader {

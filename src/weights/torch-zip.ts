@@ -6,38 +6,13 @@
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { CnextError } from '../core/errors.ts';
+import { bufferSource, fdSource, type ByteSource } from './byte-source.ts';
 import {
   PickleDict, TorchTensor, quoteUntrusted, unpickle, type PickleValue,
 } from './unpickler.ts';
 import { DTYPE_BYTES, WeightSource, type WeightEntry } from './weight-source.ts';
 
-/** Random access to the bytes of a file (or of a buffer, in tests). */
-export interface ByteSource {
-  readonly size: number;
-  /** Exactly `len` bytes at `pos`; callers check bounds first. */
-  read(pos: number, len: number): Uint8Array;
-}
-
-export function bufferSource(buf: Uint8Array): ByteSource {
-  return { size: buf.length, read: (pos, len) => buf.subarray(pos, pos + len) };
-}
-
-function fdSource(fd: number): ByteSource {
-  const size = fs.fstatSync(fd).size;
-  return {
-    size,
-    read(pos, len) {
-      const b = Buffer.alloc(len);
-      let got = 0;
-      while (got < len) {
-        const n = fs.readSync(fd, b, got, len - got, pos + got);
-        if (n === 0) break;
-        got += n;
-      }
-      return b.subarray(0, got);
-    },
-  };
-}
+export { bufferSource, type ByteSource };
 
 export interface ZipEntry {
   readonly name: string;
