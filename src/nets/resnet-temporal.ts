@@ -1,7 +1,6 @@
-// diffusers `TemporalResnetBlock`, `SpatioTemporalResBlock` (src/diffusers/models/resnet.py, v0.30.3) and
-// `AlphaBlender` (src/diffusers/models/attention.py… resnet.py). Shared by the UNet (time embedding,
-// merge "learned_with_images", α·spatial) and the VAE decoder (no time embedding, merge "learned" with
-// switch_spatial_to_temporal_mix, (1−α)·spatial).
+// diffusers `TemporalResnetBlock`, `SpatioTemporalResBlock` and `AlphaBlender` (src/diffusers/models/resnet.py,
+// v0.30.3). Shared by the UNet (time embedding, merge "learned_with_images", α·spatial) and the VAE decoder
+// (no time embedding, merge "learned" with switch_spatial_to_temporal_mix, (1−α)·spatial).
 import type { Value } from '../onnx/builder.ts';
 import { conv, dim, linear, reshape, silu, transpose, type G } from './nn.ts';
 import { groupNorm } from './normalization.ts';
