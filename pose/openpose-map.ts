@@ -2,7 +2,10 @@
 // body 33 → OpenPose 18 (neck = shoulder midpoint), hand 21 → 21 (same topology), face mesh 478 → iBUG 68.
 // Left / right hands are assigned from the body pose's wrists, not from the hand model's handedness label
 // (which flips on palms facing the camera). MediaPipe extrapolates joints outside the image (with high
-// visibility in VIDEO mode), so every point outside [0,1]² gets score 0: not drawn, not used for alignment.
+// visibility in VIDEO mode): such points keep their estimated position but get OUT_OF_FRAME_SCORE, so they
+// are never drawn (draw_pose needs > 0.3, and int(0.001·255) = 0 for hand and face dots) yet still take part
+// in the alignment fit, as a DWPose low-score point would. Score 0 stays reserved for "no estimate at all"
+// (keypoints.ts writes those at (−1, −1)).
 import type { Lm } from './mediapipe/host.ts';
 import { BODY_POINTS, FACE_POINTS, HAND_POINTS, type Keypoint, type Pose } from './keypoints.ts';
 import type { RawDetection } from './detect.ts';
@@ -44,12 +47,16 @@ export const FACE68_FROM_MESH: ReadonlyArray<readonly number[]> = [
   [78], [82], [13], [312], [308], [317], [14], [87],
 ];
 
+/** Score of a point estimated outside the image: present, never drawn. */
+export const OUT_OF_FRAME_SCORE = 0.001;
+
 const inFrame = (x: number, y: number) => x >= 0 && x <= 1 && y >= 0 && y <= 1;
 const clamp01 = (v: number) => (v > 0 ? (v < 1 ? v : 1) : 0);
 
-/** [x, y, score] with score 0 outside the image. */
+/** [x, y, score]: OUT_OF_FRAME_SCORE outside the image, 0 when the estimate is not a finite number. */
 function kp(x: number, y: number, score: number): Keypoint {
-  return [x, y, inFrame(x, y) && Number.isFinite(score) ? clamp01(score) : 0];
+  if (!(Number.isFinite(x) && Number.isFinite(y) && Number.isFinite(score))) return [0, 0, 0];
+  return [x, y, inFrame(x, y) ? clamp01(score) : OUT_OF_FRAME_SCORE];
 }
 
 /** 33 MediaPipe pose landmarks → 18 OpenPose points; score = MediaPipe visibility. */

@@ -10,6 +10,7 @@ import { invalidParameterError } from '../core/is.ts';
 import type { EmitFn } from '../core/events.ts';
 import { detectStillPose, detectionSize, extractPoseTrack, type PoseTrack } from '../../pose/extract.ts';
 import { posesToDwpose, type Pose } from '../../pose/keypoints.ts';
+import { alignPoses } from '../../pose/align.ts';
 import { PoseRenderer } from '../../pose/render.ts';
 import { createVideoEncoder } from '../../video/encode.ts';
 import { fitImage, loadImage } from '../../video/image.ts';
@@ -85,10 +86,14 @@ export async function runPose(video: string, o: PoseOptions, emit: EmitFn = () =
   const track: PoseTrack = await extractPoseTrack(video, {
     info, stride: o.stride, maxFrames: o.maxFrames, model: o.model, face: o.face, smooth: o.smooth ? {} : false, emit, signal,
   });
-  const alignment: PosesJson['alignment'] = null;
-  const aligned: Array<Pose | null> = track.frames.map(() => null);
+  let alignment: PosesJson['alignment'] = null;
+  let aligned: Array<Pose | null> = track.frames.map(() => null);
   if (reference) {
-    throw new CnextError('NOT_IMPLEMENTED', '--ref needs pose/align.ts, which is not in this build yet', { category: 'system' });
+    // get_video_pose's linear rescale (x·a + b) of the driving poses onto the reference canvas
+    const sizes = { refWidth: canvas.width, refHeight: canvas.height, videoWidth: info.width, videoHeight: info.height };
+    const fit = alignPoses(reference, track.frames.map((f) => (f.detected ? [f.detected] : [])), sizes);
+    alignment = { a: [fit.fit.a[0], fit.fit.a[1]], b: [fit.fit.b[0], fit.fit.b[1]] };
+    aligned = fit.frames.map((people) => people[0] ?? null);
   }
   const json: PosesJson = {
     format: 'cnext-poses',

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { RawDetection } from '../../pose/detect.ts';
 import type { Lm } from '../../pose/mediapipe/host.ts';
 import { BODY_NAMES, checkPose } from '../../pose/keypoints.ts';
-import { assignHands, BODY_FROM_MP, FACE68_FROM_MESH, mapBody, mapFace, mapHand, MP, toPose } from '../../pose/openpose-map.ts';
+import { assignHands, BODY_FROM_MP, FACE68_FROM_MESH, mapBody, mapFace, mapHand, MP, OUT_OF_FRAME_SCORE, toPose } from '../../pose/openpose-map.ts';
 
 /** 33 landmarks, landmark i at (0.1 + i/100, 0.2 + i/200) with visibility 0.9, overrides by id. */
 function body33(over: Record<number, Lm> = {}): Lm[] {
@@ -34,11 +34,14 @@ describe('mapBody', () => {
     expect(BODY_FROM_MP[BODY_NAMES.indexOf('right_ear')]).toBe(MP.rightEar);
   });
 
-  it('gives score 0 to points outside the frame (MediaPipe extrapolates them) and to a neck with a missing shoulder', () => {
-    const b = mapBody(body33({ [MP.rightKnee]: [0.5, 1.2, 0, 0.95], [MP.leftShoulder]: [-0.01, 0.3, 0, 0.99] }));
-    expect(b[BODY_NAMES.indexOf('right_knee')]![2]).toBe(0);
-    expect(b[BODY_NAMES.indexOf('left_shoulder')]![2]).toBe(0);
-    expect(b[BODY_NAMES.indexOf('neck')]![2]).toBe(0);
+  it('points outside the frame (MediaPipe extrapolates them) keep their position with OUT_OF_FRAME_SCORE, so does the neck', () => {
+    const b = mapBody(body33({ [MP.rightKnee]: [0.5, 1.2, 0, 0.95], [MP.leftShoulder]: [-0.01, 0.3, 0, 0.99], [MP.nose]: [NaN, 0.1, 0, 0.9] }));
+    expect(OUT_OF_FRAME_SCORE).toBeGreaterThan(0);
+    expect(Math.floor(OUT_OF_FRAME_SCORE * 255)).toBe(0); // invisible as a hand or face dot
+    expect(b[BODY_NAMES.indexOf('right_knee')]).toEqual([0.5, 1.2, OUT_OF_FRAME_SCORE]);
+    expect(b[BODY_NAMES.indexOf('left_shoulder')]).toEqual([-0.01, 0.3, OUT_OF_FRAME_SCORE]);
+    expect(b[BODY_NAMES.indexOf('neck')]![2]).toBe(OUT_OF_FRAME_SCORE);
+    expect(b[BODY_NAMES.indexOf('nose')]).toEqual([0, 0, 0]); // no usable estimate
     expect(() => mapBody(body33().slice(1))).toThrow('mapBody: expected 33 landmarks, got 32');
   });
 });
@@ -54,14 +57,14 @@ describe('face 478 → 68', () => {
     expect(new Set(singles).size).toBe(singles.length);
   });
 
-  it('averages two-vertex rows and zeroes points outside the frame', () => {
+  it('averages two-vertex rows and marks points outside the frame', () => {
     const mesh = Array.from({ length: 478 }, (_, i): Lm => [i / 1000, 0.5, 0, 0]);
     const f = mapFace(mesh);
     expect(f).toHaveLength(68);
     expect(f[27]![0]).toBeCloseTo((168 + 6) / 2000, 12); // nose bridge top = mean of 168 and 6
     expect(f[8]).toEqual([152 / 1000, 0.5, 1]); // chin
     mesh[152] = [0.5, 1.5, 0, 0];
-    expect(mapFace(mesh)[8]![2]).toBe(0);
+    expect(mapFace(mesh)[8]![2]).toBe(OUT_OF_FRAME_SCORE);
   });
 });
 

@@ -76,7 +76,7 @@ describe('smoothPoses', () => {
 
   it('switches: smooth false + fillGaps false returns equal poses', () => {
     const rnd = noise(3);
-    const track = Array.from({ length: 20 }, () => poseAt(0.5 + 0.01 * rnd(), 0.5));
+    const track: Array<Pose | null> = Array.from({ length: 20 }, () => poseAt(0.5 + 0.01 * rnd(), 0.5));
     track[5] = null;
     const r = smoothPoses(track, times(20), { smooth: false, fillGaps: false });
     expect(r.poses).toEqual(track);
