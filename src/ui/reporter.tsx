@@ -1,0 +1,84 @@
+// The ink TUI as a JobEvent consumer: `startTui(...)` renders <JobView>, returns `emit` for the job and `stop()`
+// that prints the last frame and unmounts. Image previews (kitty/iTerm2) are written out of band after each ink
+// frame into the blank box <Preview> reserves at the bottom of the live region (the cursor sits on the line below
+// it after a frame, so the box starts `rows` lines up).
+import { render } from 'ink';
+import type { EmitFn } from '../core/events.ts';
+import { JobView } from './components/JobView.tsx';
+import type { PreviewBox } from './components/Preview.tsx';
+import { detectImageProtocol, fitCells, itermImage, kittyImage, resample, type ImageProtocol } from './preview.ts';
+import type { UiEvent } from './state.ts';
+import { createUiStore, type UiStore } from './store.ts';
+
+export interface TuiOptions {
+  readonly stdout?: NodeJS.WriteStream;
+  readonly stdin?: NodeJS.ReadStream;
+  readonly env?: NodeJS.ProcessEnv;
+  /** q / Ctrl-C: abort the job (the TUI shows "stopping…" until job-end). */
+  readonly onCancel: () => void;
+  readonly resumeCommand?: string;
+  readonly protocol?: ImageProtocol;
+  readonly previewBox?: PreviewBox;
+  readonly tickMs?: number;
+  readonly clock?: () => number;
+  readonly memory?: () => number;
+}
+
+export interface Tui {
+  readonly emit: (e: UiEvent) => void;
+  readonly store: UiStore;
+  /** Renders the final frame and releases the terminal. */
+  stop(): Promise<void>;
+}
+
+export function startTui(o: TuiOptions): Tui {
+  const stdout = o.stdout ?? process.stdout;
+  const stdin = o.stdin ?? process.stdin;
+  const protocol = o.protocol ?? detectImageProtocol(o.env);
+  const previewBox = o.previewBox ?? { maxCols: 32, maxRows: 12 };
+  const store = createUiStore(o.clock);
+  let cancelled = false;
+  const onCancel = () => {
+    if (!cancelled) store.cancelling();
+    cancelled = true;
+    o.onCancel();
+  };
+  let drawnSeq = -1;
+  const drawImage = () => {
+    const s = store.getState();
+    const p = s.preview;
+    if (protocol === 'text' || protocol === 'none' || !p || p.seq === drawnSeq || s.end || s.batchEnd) return;
+    drawnSeq = p.seq;
+    const { cols, rows } = fitCells(p.width, p.height, previewBox.maxCols, previewBox.maxRows);
+    // a few pixels per cell are plenty for a preview, and keep the escape small
+    const w = Math.min(p.width, cols * 8);
+    const h = Math.min(p.height, rows * 16);
+    const rgb = w === p.width && h === p.height ? p.rgb : resample(p.rgb, p.width, p.height, w, h);
+    const image = protocol === 'kitty' ? kittyImage(rgb, w, h, cols, rows) : itermImage(rgb, w, h, cols, rows);
+    stdout.write(`\x1b7\x1b[${rows}A\r${image}\x1b8`);
+  };
+  const keys = Boolean(stdin.isTTY);
+  const ink = render(
+    <JobView store={store} onCancel={onCancel} resumeCommand={o.resumeCommand} protocol={protocol} previewBox={previewBox} tickMs={o.tickMs} memory={o.memory} keys={keys} />,
+    {
+      stdout, stdin, exitOnCtrlC: false, patchConsole: false, incrementalRendering: true,
+      onRender: () => setImmediate(drawImage),
+    },
+  );
+  // Without raw mode (stdin not a TTY) Ctrl-C arrives as SIGINT.
+  const onSigint = () => onCancel();
+  process.on('SIGINT', onSigint);
+  return {
+    emit: (e) => store.push(e),
+    store,
+    async stop() {
+      process.removeListener('SIGINT', onSigint);
+      await new Promise((r) => setTimeout(r, 30)); // let the last state render
+      ink.unmount();
+      await ink.waitUntilExit().catch(() => {});
+    },
+  };
+}
+
+/** A JobEvent sink for a TUI (the same shape as the plain and NDJSON reporters' emit). */
+export const tuiEmit = (tui: Tui): EmitFn => (e) => tui.emit(e);
