@@ -93,6 +93,12 @@ export function checkDwposeFrame(f: DwposeFrame): void {
         `DWPose frame with ${f.people} people: ${k} needs ${sizes[k]} values, got ${f[k].length}`,
       );
     }
+    const a = f[k];
+    for (let i = 0; i < a.length; i++) {
+      if (!Number.isFinite(a[i])) {
+        throw new CnextError('POSE_INVALID', `DWPose frame: ${k}[${i}] is ${a[i]} (coordinates and scores must be finite)`);
+      }
+    }
   }
 }
 
@@ -124,25 +130,27 @@ export function checkPose(p: Pose, label = 'pose'): void {
 }
 
 /**
- * People → the DWPose structure (float32). Body points with score > 0.3 get their subset index; points with
+ * People → the DWPose structure (float32 coordinates as the detector gives; 'float64' for poses that went through
+ * the reference rescale, which draw_pose then sees as float64). Body points with score > 0.3 get their subset index; points with
  * score 0 (missing) are written at (−1, −1) so that draw_pose never draws them (a detector's real low-score
  * point keeps its coordinates, as DWPose's would). A null face becomes 68 missing points.
  */
-export function posesToDwpose(poses: readonly Pose[]): DwposeFrame {
+export function posesToDwpose(poses: readonly Pose[], coords: 'float32' | 'float64' = 'float32'): DwposeFrame {
   poses.forEach((p, i) => checkPose(p, `pose ${i}`));
   const n = poses.length;
   const s = dwposeSizes(n);
+  const C = coords === 'float64' ? Float64Array : Float32Array;
   const f = {
     people: n,
-    candidate: new Float32Array(s.candidate),
+    candidate: new C(s.candidate),
     subset: new Float32Array(s.subset),
     body_score: new Float32Array(s.body_score),
-    hands: new Float32Array(s.hands),
+    hands: new C(s.hands),
     hands_score: new Float32Array(s.hands_score),
-    faces: new Float32Array(s.faces),
+    faces: new C(s.faces),
     faces_score: new Float32Array(s.faces_score),
   };
-  const put = (xy: Float32Array, sc: Float32Array, row: number, k: Keypoint) => {
+  const put = (xy: Float32Array | Float64Array, sc: Float32Array, row: number, k: Keypoint) => {
     const missing = k[2] === 0;
     xy[2 * row] = missing ? MISSING_COORD : k[0];
     xy[2 * row + 1] = missing ? MISSING_COORD : k[1];

@@ -6,7 +6,8 @@
 //    (int(len/2), 4), int(angle), 0, 360, 1) filled with fillConvexPoly, colour int(c · float32(s₁·s₂));
 //  * then the whole canvas × 0.6 (float64) truncated to uint8;
 //  * joints, hand edges/points and face points use int(x·W) in float64, OpenCV filled circles and 2-px lines;
-//  * the canvas (min side ref_w) is resized to W×H with INTER_LINEAR and converted BGR→RGB.
+//  * the canvas (min side ref_w) is resized to W×H with INTER_LINEAR and converted BGR→RGB;
+//  * colours saturate to 0..255 as cv2 does with a Scalar.
 import { CnextError } from '../src/core/errors.ts';
 import type { Tensor } from '../src/core/tensor.ts';
 import { checkDwposeFrame, type DwposeFrame, type Pose, posesToDwpose } from './keypoints.ts';
@@ -74,6 +75,16 @@ export function canvasSize(height: number, width: number, refW = DEFAULT_REF_W):
 
 const f32 = Math.fround;
 const id = (x: number) => x;
+const INT_MAX = 2 ** 31 - 1;
+
+/** Python int() of a canvas coordinate, as cv2 receives it: NaN/∞ or beyond int32 fail there too. */
+function px(v: number, what: string): number {
+  const t = Math.trunc(v);
+  if (!(Math.abs(t) <= INT_MAX)) {
+    throw new CnextError('POSE_INVALID', `${what} lies at pixel ${v}, which is not a finite 32-bit coordinate`);
+  }
+  return t;
+}
 
 /** numpy row index (negative counts from the end); out of range is an error, as in numpy. */
 function row(idx: number, rows: number, what: string): number {
@@ -104,10 +115,11 @@ export function drawLimbs(canvas: Canvas, f: DwposeFrame, dirty?: Dirty): void {
       const dX = R(X0 - X1), dY = R(Y0 - Y1);
       const length = Math.sqrt(dX * dX + dY * dY);
       const angle = Math.atan2(dX, dY) * (180 / Math.PI);
-      const poly = ellipse2Poly([Math.trunc(mY), Math.trunc(mX)], [Math.trunc(length / 2), STICK_WIDTH], Math.trunc(angle), 0, 360, 1);
+      const what = `body limb ${ka}-${kb} of person ${n}`;
+      const poly = ellipse2Poly([px(mY, what), px(mX, what)], [px(length / 2, what), STICK_WIDTH], Math.trunc(angle), 0, 360, 1);
       const alpha = f32(s0 * s1);
       const c = BODY_COLORS[i];
-      fillConvexPoly(canvas, poly, [Math.trunc(c[0] * alpha), Math.trunc(c[1] * alpha), Math.trunc(c[2] * alpha)]);
+      fillConvexPoly(canvas, poly, colorFromScalar([Math.trunc(c[0] * alpha), Math.trunc(c[1] * alpha), Math.trunc(c[2] * alpha)]));
       if (dirty) {
         for (const p of poly) {
           if (p[1] < dirty.y0) dirty.y0 = p[1];
@@ -154,10 +166,10 @@ export function drawJoints(canvas: Canvas, f: DwposeFrame): void {
       const index = Math.trunc(f.subset[n * 18 + i]);
       if (index === -1) continue;
       const r = row(index, rows, 'subset');
-      const x = Math.trunc(f.candidate[2 * r] * W), y = Math.trunc(f.candidate[2 * r + 1] * H);
+      const x = px(f.candidate[2 * r] * W, `body point ${i}`), y = px(f.candidate[2 * r + 1] * H, `body point ${i}`);
       const conf = f.body_score[n * 18 + i];
       const c = BODY_COLORS[i];
-      circleFilled(canvas, x, y, 4, [Math.trunc(c[0] * conf), Math.trunc(c[1] * conf), Math.trunc(c[2] * conf)]);
+      circleFilled(canvas, x, y, 4, colorFromScalar([Math.trunc(c[0] * conf), Math.trunc(c[1] * conf), Math.trunc(c[2] * conf)]));
     }
   }
 }
@@ -173,8 +185,8 @@ export function drawHands(canvas: Canvas, f: DwposeFrame): void {
     const S = (j: number) => f.hands_score[h * 21 + j];
     for (let ie = 0; ie < HAND_EDGES.length; ie++) {
       const [a, b] = HAND_EDGES[ie];
-      const x1 = Math.trunc(f.hands[P(a)] * W), y1 = Math.trunc(f.hands[P(a) + 1] * H);
-      const x2 = Math.trunc(f.hands[P(b)] * W), y2 = Math.trunc(f.hands[P(b) + 1] * H);
+      const x1 = px(f.hands[P(a)] * W, 'hand point'), y1 = px(f.hands[P(a) + 1] * H, 'hand point');
+      const x2 = px(f.hands[P(b)] * W, 'hand point'), y2 = px(f.hands[P(b) + 1] * H, 'hand point');
       const score = Math.trunc(f32(S(a) * S(b)) * 255);
       if (x1 > EPS && y1 > EPS && x2 > EPS && y2 > EPS) {
         const rgb = HAND_RGB[ie];
@@ -182,9 +194,9 @@ export function drawHands(canvas: Canvas, f: DwposeFrame): void {
       }
     }
     for (let j = 0; j < 21; j++) {
-      const x = Math.trunc(f.hands[P(j)] * W), y = Math.trunc(f.hands[P(j) + 1] * H);
+      const x = px(f.hands[P(j)] * W, 'hand point'), y = px(f.hands[P(j) + 1] * H, 'hand point');
       const score = Math.trunc(S(j) * 255);
-      if (x > EPS && y > EPS) circleFilled(canvas, x, y, 4, [0, 0, score]);
+      if (x > EPS && y > EPS) circleFilled(canvas, x, y, 4, colorFromScalar([0, 0, score]));
     }
   }
 }
@@ -194,9 +206,9 @@ export function drawFaces(canvas: Canvas, f: DwposeFrame): void {
   const W = canvas.width, H = canvas.height;
   const n = f.faces_score.length;
   for (let k = 0; k < n; k++) {
-    const x = Math.trunc(f.faces[2 * k] * W), y = Math.trunc(f.faces[2 * k + 1] * H);
+    const x = px(f.faces[2 * k] * W, 'face point'), y = px(f.faces[2 * k + 1] * H, 'face point');
     const conf = Math.trunc(f.faces_score[k] * 255);
-    if (x > EPS && y > EPS) circleFilled(canvas, x, y, 3, [conf, conf, conf]);
+    if (x > EPS && y > EPS) circleFilled(canvas, x, y, 3, colorFromScalar([conf, conf, conf]));
   }
 }
 

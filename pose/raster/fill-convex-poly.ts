@@ -77,7 +77,16 @@ export function fillConvexPoly(img: Canvas, v: readonly Point[], c: Color3, shif
       }
     }
     if (edges < 0) break;
-    if (y >= 0) {
+    if (y < 0) {
+      // rows above the image: nothing is drawn and no edge changes before min(0, ye₀, ye₁), so step there at once
+      // (x advances by dx per row either way; exact in integers)
+      const k = Math.min(0, eYe[0], eYe[1], ymax + 1) - y;
+      if (k > 1) {
+        eX[0] += (k - 1) * eDx[0];
+        eX[1] += (k - 1) * eDx[1];
+        y += k - 1;
+      }
+    } else {
       const left = eX[0] > eX[1] ? 1 : 0;
       let xx1 = shr(eX[left] + delta1, XY_SHIFT);
       let xx2 = shr(eX[1 - left] + delta2, XY_SHIFT);

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { CnextError } from '../../src/core/errors.ts';
 import { loadCase } from '../../src/parity/case.ts';
 import { run as runPoseRender } from '../../src/parity/kinds/pose-render.ts';
-import { emptyPose, type DwposeFrame, type Pose } from '../../pose/keypoints.ts';
+import { emptyPose, type DwposeFrame, type Pose, posesToDwpose } from '../../pose/keypoints.ts';
 import { canvasSize, drawPose, hsvToRgb, PoseRenderer, renderPoses } from '../../pose/render.ts';
 import { type Canvas, createCanvas, cvRound } from '../../pose/raster/canvas.ts';
 import { circleFilled } from '../../pose/raster/circle.ts';
@@ -149,6 +149,16 @@ describe('lines and polygons', () => {
     expect(rowSpans(img)).toEqual(new Map([[1, [1, 5]], [2, [1, 5]], [3, [1, 5]]]));
   });
 
+  it('fills a polygon reaching far above the image without walking every row', () => {
+    const img = createCanvas(20, 20);
+    const t0 = performance.now();
+    fillConvexPoly(img, [[-5, -50_000_000], [15, 10], [2, 18]], RED);
+    expect(performance.now() - t0).toBeLessThan(200);
+    const spans = rowSpans(img);
+    expect([...spans.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 19 }, (_, y) => y));
+    for (const [, [l, r]] of spans) expect(r).toBeGreaterThanOrEqual(l);
+  });
+
   it('draws a thickness-2 line as a 3-px band with radius-1 caps', () => {
     const img = createCanvas(12, 10);
     line(img, [2, 5], [8, 5], RED, 2);
@@ -243,5 +253,21 @@ describe('draw_pose', () => {
     expect(() => drawPose(bad, 32, 32)).toThrow(CnextError);
     expect(() => drawPose(bad, 32, 32)).toThrow('DWPose frame with 1 people: candidate needs 36 values, got 10');
     expect(() => new PoseRenderer(0, 32)).toThrow('draw_pose height must be a positive integer, got 0');
+    const nan = { ...bad, candidate: new Float32Array(36).fill(Number.NaN) };
+    expect(() => drawPose(nan, 32, 32)).toThrow('DWPose frame: candidate[0] is NaN (coordinates and scores must be finite)');
+    const far = posesToDwpose([emptyPose()]);
+    far.candidate.set([1e7, 0.5, 1e7, 0.6], 2);
+    far.body_score.set([0.9, 0.9], 1);
+    far.subset.set([1, 2], 1);
+    expect(() => drawPose(far, 512, 512)).toThrow('body limb 2-3 of person 0 lies at pixel 21600000000, which is not a finite 32-bit coordinate');
+  });
+
+  it('saturates colours of scores above 1 like cv2', () => {
+    const f = posesToDwpose([emptyPose()]);
+    f.candidate.set([0.5, 0.5], 0);
+    f.body_score[0] = 2;
+    f.subset[0] = 0;
+    const t = drawPose(f, 16, 16, 16);
+    expect(t.data[2 * 256 + 8 * 16 + 8]).toBe(255);
   });
 });
