@@ -53,6 +53,17 @@ describe('pose_render fixture', () => {
     }
   });
 
+  it('gives the same image from a re-used renderer as from a fresh one', () => {
+    const frame = (p: number): DwposeFrame => {
+      const g = (k: string) => c.io.get(`in.p${p}.${k}`)!.data as Float32Array;
+      return { people: c.io.get(`in.p${p}.subset`)!.dims[0], candidate: g('candidate'), subset: g('subset'), body_score: g('body_score'),
+        hands: g('hands'), hands_score: g('hands_score'), faces: g('faces'), faces_score: g('faces_score') };
+    };
+    const r = new PoseRenderer(512, 512);
+    r.renderChw(frame(3));
+    expect(r.renderChw(frame(0)).data).toEqual(c.io.get('out.p0.h512w512')!.data);
+  });
+
   it('fails an image that differs (the check is not vacuous)', async () => {
     const ref = c.io.get('out.p0.h512w512')!;
     const got = Uint8Array.from(ref.data as Uint8Array);
