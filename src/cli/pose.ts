@@ -29,6 +29,15 @@ export const options = z.object({
 });
 export type PoseOptions = z.infer<typeof options>;
 
+const EXPECTED: Record<string, string> = {
+  out: 'a folder path',
+  ref: 'an image path',
+  size: 'WxH, e.g. 576x1024',
+  stride: 'integer between 1 and 1000',
+  maxFrames: 'integer between 1 and 100000',
+  model: 'one of lite, full, heavy',
+};
+
 export interface PosesJson {
   format: 'cnext-poses';
   version: 1;
@@ -48,7 +57,7 @@ export function parseOptions(raw: Record<string, unknown>): PoseOptions {
   const issue = r.error.issues[0]!;
   const key = String(issue.path[0] ?? '');
   const flag = `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-  throw invalidParameterError(flag, issue.message, raw[key]);
+  throw invalidParameterError(flag, EXPECTED[key] ?? issue.message, raw[key]);
 }
 
 export function parseSize(s: string | undefined): { width: number; height: number } | undefined {
