@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { CnextError } from '../core/errors.ts';
 import { bf16ToFloat, halfToFloat, type Tensor } from '../core/tensor.ts';
-import { fdSource, type ByteSource } from './byte-source.ts';
+import { withFileSource, type ByteSource } from './byte-source.ts';
 import { DTYPE_BYTES, WeightSource, type WeightDType, type WeightEntry } from './weight-source.ts';
 
 /** A header larger than this is not a weight file (the real ones are < 1 MB). */
@@ -23,19 +23,7 @@ function malformed(file: string, why: string): CnextError {
 
 /** Parse the header of `file` and check every tensor lies inside the file. Reads no tensor data. */
 export function readSafetensorsHeader(file: string): SafetensorsHeader {
-  let real: string;
-  let fd: number;
-  try {
-    real = fs.realpathSync(file);
-    fd = fs.openSync(real, 'r');
-  } catch (e) {
-    throw new CnextError('WEIGHTS_UNREADABLE', `Cannot read weight file ${file}: ${(e as Error).message}`, { cause: e });
-  }
-  try {
-    return readSafetensorsHeaderFrom(fdSource(fd), real, file);
-  } finally {
-    fs.closeSync(fd);
-  }
+  return withFileSource(file, (src, real) => readSafetensorsHeaderFrom(src, real, file));
 }
 
 /** The same from any byte source; `real` is recorded in each entry, `file` names it in messages. */

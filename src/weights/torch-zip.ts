@@ -3,10 +3,9 @@
 // 64-byte aligned (torch pads the local header's extra field). The prefix is the file's stem (torch < 2) or
 // `archive`. We read the central directory (zip64 too), unpickle data.pkl with the whitelisting unpickler
 // and return where every tensor's bytes are — nothing else is read. Zip format: PKWARE APPNOTE.TXT 6.3.
-import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { CnextError } from '../core/errors.ts';
-import { bufferSource, fdSource, type ByteSource } from './byte-source.ts';
+import { bufferSource, withFileSource, type ByteSource } from './byte-source.ts';
 import {
   PickleDict, TorchTensor, quoteUntrusted, unpickle, type PickleValue,
 } from './unpickler.ts';
@@ -294,19 +293,7 @@ function tensorEntry(
 
 /** Read the tensor index of a torch zip file (opens, reads the directory and data.pkl, closes). */
 export function readTorchZip(file: string): TorchZipContents {
-  let real: string;
-  let fd: number;
-  try {
-    real = fs.realpathSync(file);
-    fd = fs.openSync(real, 'r');
-  } catch (e) {
-    throw new CnextError('WEIGHTS_UNREADABLE', `Cannot read weight file ${file}: ${(e as Error).message}`, { cause: e });
-  }
-  try {
-    return readTorchZipFrom(fdSource(fd), real);
-  } finally {
-    fs.closeSync(fd);
-  }
+  return withFileSource(file, (src, real) => readTorchZipFrom(src, real));
 }
 
 export function openTorchZip(file: string): WeightSource {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { crc32 } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CnextError } from '../../src/core/errors.ts';
 import { openWeightFile } from '../../src/weights/open.ts';
@@ -214,6 +215,19 @@ describe('torch zip: broken and unsupported files', () => {
     const ok = readTorchZip(custom(t({ shape: [1, 6, 1], stride: [77, 1, 0] }), [f32('0', 6)])).entries[0];
     expect(ok.layout).toBeUndefined();
     expect(ok.length).toBe(24);
+  });
+
+  it('refuses big-endian files and turns I/O failures into CnextErrors', () => {
+    const b = Buffer.from(goodBytes);
+    const at = b.indexOf(Buffer.from('little'));
+    b.write('bigend', at, 'latin1');
+    const cd = b.indexOf(Buffer.from('archive/byteorder'), b.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]))) - 46;
+    b.writeUInt32LE(crc32(Buffer.from('bigend')) >>> 0, cd + 16);
+    const e = errorOf(() => read(b));
+    expect(e.code).toBe('WEIGHTS_UNSUPPORTED');
+    expect(e.message).toBe('f.bin: saved on a "bigend"-endian machine; only little-endian files are supported');
+    expect(errorOf(() => readTorchZip(dir)).message).toMatch(/^Cannot read weight file .*: EISDIR/);
+    expect(errorOf(() => readTorchZip(path.join(dir, 'nope.bin'))).code).toBe('WEIGHTS_UNREADABLE');
   });
 
   it('needs a <folder>/data.pkl holding a dict', () => {
