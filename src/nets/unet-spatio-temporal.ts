@@ -354,23 +354,29 @@ export function checkUnetInputs(
   return { B, F, h, w };
 }
 
-/**
- * A UNet on ONNX Runtime. The ControlNeXt variant's session is created at load (the pipeline calls the UNet
- * with control on every step, the unconditional half with scale 0); the plain variant's session only on the
- * first call without control (then both are held: release() frees both).
- */
-export async function loadUnet(weights: WeightSource, config: UnetConfig, options: SessionOptions = {}): Promise<Unet> {
+export interface UnetLoadOptions extends SessionOptions {
+  /**
+   * Which graph variant's session to create at load: 'control' (default; the pipeline passes control on every
+   * step, scale 0 for the unconditional half) or 'plain' (a caller that never passes control). The other one
+   * is created on its first call, after which both are held until release().
+   */
+  preload?: 'control' | 'plain';
+}
+
+/** A UNet on ONNX Runtime, one session per graph variant (with / without the ControlNeXt inputs). */
+export async function loadUnet(weights: WeightSource, config: UnetConfig, options: UnetLoadOptions = {}): Promise<Unet> {
   const L = unetLayout(config);
+  const { preload = 'control', ...sessionOptions } = options;
   const sessions = new Map<boolean, Promise<Session>>();
   const session = (control: boolean): Promise<Session> => {
     let s = sessions.get(control);
     if (!s) {
-      s = Session.create(buildUnet(weights, config, { control }), { label: 'UNet', ...options });
+      s = Session.create(buildUnet(weights, config, { control }), { label: 'UNet', ...sessionOptions });
       sessions.set(control, s);
     }
     return s;
   };
-  await session(true);
+  await session(preload === 'control');
   return {
     async run(sample, timestep, encoderHiddenStates, addedTimeIds, control) {
       const { h, w } = checkUnetInputs(L, sample, encoderHiddenStates, addedTimeIds, control);

@@ -1,5 +1,7 @@
 // UNetSpatioTemporalConditionControlNeXtModel: fixture parity (unet_tiny, unet_tiny_nocontrol) through the kind
 // runner, intermediate values, config/weight checks, and other batch/frame/size combinations in one session.
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CnextError } from '../../src/core/errors.ts';
@@ -14,6 +16,7 @@ import {
 } from '../../src/nets/unet-spatio-temporal.ts';
 import { openWeightFile } from '../../src/weights/open.ts';
 import { SpecRecorder } from '../../src/weights/spec-recorder.ts';
+import { writeSyntheticSafetensors } from '../../src/weights/synthetic.ts';
 import { WeightSource } from '../../src/weights/weight-source.ts';
 import { fixturesDir } from '../parity/fixtures-dir.ts';
 
@@ -154,6 +157,48 @@ describe('UNet config and weights', () => {
     expect(() => resolveUnetConfig({ ...tiny.json.config, down_block_types: ['CrossAttnDownBlock2D', 'A', 'B', 'C'] })).toThrowError(
       'UNet config: down_block_types[0] = CrossAttnDownBlock2D does not exist',
     );
+  });
+});
+
+describe('another config (3 levels, widths 32/64/64, 1 layer per block, 2 transformer layers, int heads)', () => {
+  it('records its spec, loads synthetic fp16 weights of that spec and runs B=1, F=4, 24×16', async () => {
+    const config = resolveUnetConfig({
+      ...tiny.json.config,
+      down_block_types: ['CrossAttnDownBlockSpatioTemporal', 'CrossAttnDownBlockSpatioTemporal', 'DownBlockSpatioTemporal'],
+      up_block_types: ['UpBlockSpatioTemporal', 'CrossAttnUpBlockSpatioTemporal', 'CrossAttnUpBlockSpatioTemporal'],
+      block_out_channels: [32, 64, 64],
+      layers_per_block: 1,
+      transformer_layers_per_block: 2,
+      num_attention_heads: 2,
+      cross_attention_dim: 16,
+      addition_time_embed_dim: 4,
+      projection_class_embeddings_input_dim: 12,
+    });
+    const rec = new SpecRecorder();
+    buildUnet(rec, config, { control: true });
+    const names = rec.spec().map((e) => e.name);
+    expect(names).toContain('down_blocks.1.attentions.0.temporal_transformer_blocks.1.attn1.to_q.weight');
+    expect(names).toContain('up_blocks.0.resnets.1.spatial_res_block.conv_shortcut.weight');
+    expect(names.some((n) => n.startsWith('down_blocks.0.resnets.1.'))).toBe(false);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnext-unet-'));
+    try {
+      const file = path.join(dir, 'unet.safetensors');
+      writeSyntheticSafetensors(file, rec.spec(), { seed: 7, dtype: 'F16' });
+      const unet = await loadUnet(openWeightFile(file), config, { threads: 2 });
+      try {
+        const out = await unet.run(noise([1, 4, 8, 24, 16], 8), -0.3, noise([1, 1, 16], 9), float32([1, 3], Float32Array.of(6, 128, 0.02)), {
+          output: noise([4, 32, 13, 9], 10),
+          scale: float32([4], Float32Array.of(1, 1, 1, 1)),
+        });
+        expect(out.dims).toEqual([1, 4, 4, 24, 16]);
+        expect(out.data.every(Number.isFinite)).toBe(true);
+        expect(Math.max(...out.data.map(Math.abs))).toBeGreaterThan(0);
+      } finally {
+        await unet.release();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
