@@ -1,5 +1,6 @@
 // `cnext presets` (every preset with its key values) and `cnext presets show NAME` (all resolved values).
 import type { Command } from 'commander';
+import { DEFAULT_OPTIONS } from '../job/options.ts';
 import { DEFAULT_PRESET, findPreset, flagName, listPresets, PRESET_KEYS, type Preset, type PresetsContext } from '../presets/index.ts';
 
 export interface PresetsCliDeps extends PresetsContext {
@@ -29,9 +30,15 @@ export function formatList(presets: readonly Preset[]): string {
   return `${table(rows)}* default. \`cnext presets show NAME\` prints every value; flags given on the command line override them.\n`;
 }
 
+/** Every value the preset resolves to (the job's defaults under it), and where the preset sets it. */
+export function resolvedPreset(p: Preset) {
+  return { ...p, values: { ...DEFAULT_OPTIONS, ...p.values }, setByPreset: PRESET_KEYS.filter((k) => p.values[k] !== undefined) };
+}
+
 export function formatShow(p: Preset): string {
-  const rows = [['SETTING', 'VALUE', 'FLAG']];
-  for (const k of PRESET_KEYS) rows.push([k, String(p.values[k] ?? '(default)'), flagName(k)]);
+  const r = resolvedPreset(p);
+  const rows = [['SETTING', 'VALUE', 'FLAG', 'FROM']];
+  for (const k of PRESET_KEYS) rows.push([k, String(r.values[k]), flagName(k), r.setByPreset.includes(k) ? 'preset' : 'default']);
   return `${p.name} (${p.source}): ${p.description}\n\n${table(rows)}`;
 }
 
@@ -53,6 +60,6 @@ export function register(program: Command, deps: PresetsCliDeps = {}): void {
     .option('--json', 'print JSON instead of a table')
     .action((name: string, opts: { json?: boolean }) => {
       const p = findPreset(name, ctx);
-      out(opts.json ? `${JSON.stringify(p, null, 2)}\n` : formatShow(p));
+      out(opts.json ? `${JSON.stringify(resolvedPreset(p), null, 2)}\n` : formatShow(p));
     });
 }

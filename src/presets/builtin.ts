@@ -1,5 +1,6 @@
 // Built-in dance-transfer presets. `dance-portrait` is ControlNeXt-SVD-v2's own inference setting (its script.sh
 // and run_controlnext.py defaults; fixtures README §5.8); the others change only what their names say.
+import { DEFAULT_OPTIONS } from '../job/options.ts';
 import type { PresetValues } from './schema.ts';
 
 export interface Preset {
@@ -10,21 +11,20 @@ export interface Preset {
   readonly values: PresetValues;
 }
 
-/** ControlNeXt-SVD-v2's settings for portrait dance clips. */
+/** ControlNeXt-SVD-v2's settings for portrait dance clips (device and memory mode are not a preset's business). */
 const REFERENCE: PresetValues = {
   width: 576,
   height: 1024,
   stride: 2,
   maxFrames: 240,
   steps: 25,
-  seed: 42,
+  seed: DEFAULT_OPTIONS.seed,
   minGuidance: 3,
   maxGuidance: 3,
   framesPerBatch: 24,
   overlap: 6,
   decodeChunk: 2,
   controlStrength: 1,
-  noiseAugStrength: 0.02,
   fit: 'cover',
 };
 

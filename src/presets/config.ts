@@ -66,7 +66,7 @@ export function loadUserPresets(env: NodeJS.ProcessEnv = process.env): { file: s
   for (const [name, raw] of Object.entries(map)) {
     if (!PRESET_NAME.test(name)) throw badFile(file, `preset name '${name}' must be letters, digits, '.', '_' or '-'`);
     const r = userPreset.safeParse(raw);
-    if (!r.success) throw badFile(file, `preset '${name}': ${describeIssue(r.error.issues[0]!, raw)}`);
+    if (!r.success) throw badFile(file, `preset '${name}': ${describeIssue(r.error.issues[0]!, raw, (k) => `"${k}"`)}`);
     const { description, extends: base, ...values } = r.data;
     presets.push({ name, description, extends: base, values });
   }

@@ -2,6 +2,7 @@
 //   reference defaults (dance-portrait)  <  preset (its `extends` chain first)  <  flags the user actually gave.
 // A user preset with a built-in's name replaces it (listed with its file as source).
 import { CnextError } from '../core/errors.ts';
+import { DEFAULT_OPTIONS, type GenerateOptions } from '../job/options.ts';
 import { BUILTIN_PRESETS, DEFAULT_PRESET, type Preset } from './builtin.ts';
 import { loadUserPresets, type UserPreset } from './config.ts';
 import { describeIssue } from './issues.ts';
@@ -11,8 +12,8 @@ export { BUILTIN_PRESETS, DEFAULT_PRESET, type Preset } from './builtin.ts';
 export { configPath, loadUserPresets, type UserPreset } from './config.ts';
 export { PRESET_KEYS, flagName, presetValues, type PresetKey, type PresetValues } from './schema.ts';
 
-/** Every value set: the reference's settings, which every preset starts from. */
-export type ResolvedValues = Required<PresetValues>;
+/** Every value set: the job's defaults (the reference's settings), then the preset, then the flags. */
+export type ResolvedValues = GenerateOptions;
 
 export interface PresetsContext {
   readonly env?: NodeJS.ProcessEnv;
@@ -20,7 +21,6 @@ export interface PresetsContext {
   readonly user?: readonly UserPreset[];
 }
 
-const builtinBase = (): ResolvedValues => BUILTIN_PRESETS.find((p) => p.name === DEFAULT_PRESET)!.values as ResolvedValues;
 
 /** Built-ins, then the user's presets (resolved through `extends`); a user preset may replace a built-in. */
 export function listPresets(ctx: PresetsContext = {}): Preset[] {
@@ -93,7 +93,7 @@ export function resolveValues(
   const chosen: Record<string, unknown> = {};
   for (const k of PRESET_KEYS) if (given.has(k) && flags[k] !== undefined) chosen[k] = flags[k];
   const checked = checkValues(chosen);
-  const values = { ...builtinBase(), ...preset.values, ...checked } as ResolvedValues;
+  const values: ResolvedValues = { ...DEFAULT_OPTIONS, ...preset.values, ...checked };
   if (values.overlap >= values.framesPerBatch) {
     throw new CnextError(
       'INVALID_PARAMETER',

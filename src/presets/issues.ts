@@ -20,16 +20,17 @@ export function expectedFor(key: string): string {
     return multiple ? `${kind} ${range}, a multiple of ${multiple._zod.def.value}` : `${kind} ${range}`;
   }
   if (inner instanceof z.ZodString) return 'string';
+  if (inner instanceof z.ZodBoolean) return 'true or false';
   return 'valid value';
 }
 
-/** The issue as the message of invalidParameterError (without its code). */
-export function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
+/** The issue as the message of invalidParameterError; `name` words the key (a flag, or the preset file's key). */
+export function describeIssue(issue: z.core.$ZodIssue, input: unknown, name: (key: string) => string = flagName): string {
   if (issue.code === 'unrecognized_keys') {
     return `unknown setting${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}; valid settings: ${PRESET_KEYS.join(', ')}, description, extends`;
   }
   const key = String(issue.path[0] ?? '');
   const value = key && typeof input === 'object' && input !== null ? (input as Record<string, unknown>)[key] : input;
   const expected = key === 'description' || key === 'extends' ? 'string' : expectedFor(key);
-  return invalidParameterError(flagName(key), expected, value).message;
+  return invalidParameterError(name(key), expected, value).message;
 }

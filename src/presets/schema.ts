@@ -1,7 +1,8 @@
-// The generation knobs a preset may set: a partial of the `cnext run` option schema, keyed as the flags are
-// (`--frames-per-batch` ↔ `framesPerBatch`). Values are validated here with the same bounds the flags have, so a
-// user preset and a flag fail with the same message.
+// The generation knobs a preset may set: a partial GenerateOptions (src/job/options.ts), keyed as the flags are
+// (`--frames-per-batch` ↔ `framesPerBatch`; `--size WxH` ↔ width, height). Values are checked here with the bounds
+// the flags have, so a user preset and a flag fail with the same message.
 import { z } from 'zod';
+import type { GenerateOptions } from '../job/options.ts';
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 const num = (min: number, max: number) => z.number().min(min).max(max);
@@ -9,9 +10,9 @@ const num = (min: number, max: number) => z.number().min(min).max(max);
 /** Every knob a preset can hold, each optional; unknown keys are errors (`strict`). */
 export const presetValues = z
   .object({
-    /** output width in pixels (multiple of 8; the reference trains on multiples of 64) */
-    width: int(64, 4096).multipleOf(8).optional(),
-    height: int(64, 4096).multipleOf(8).optional(),
+    /** output size in pixels: multiples of 64 (the VAE divides by 8, the UNet's downsamplers by 8 again) */
+    width: int(64, 4096).multipleOf(64).optional(),
+    height: int(64, 4096).multipleOf(64).optional(),
     /** use every n-th driving frame */
     stride: int(1, 1000).optional(),
     /** at most this many sampled driving frames */
@@ -27,16 +28,23 @@ export const presetValues = z
     /** frames per VAE decode chunk */
     decodeChunk: int(1, 256).optional(),
     controlStrength: num(0, 10).optional(),
-    noiseAugStrength: num(0, 10).optional(),
     /** how the reference photo is fitted to width×height */
     fit: z.enum(['cover', 'pad']).optional(),
+    device: z.enum(['cpu', 'cuda']).optional(),
+    lowMemory: z.boolean().optional(),
   })
   .strict();
 
 export type PresetValues = z.infer<typeof presetValues>;
+
+// The schema and GenerateOptions must stay the same set of keys (a compile error here says which differs).
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const sameKeys: Same<keyof PresetValues, keyof GenerateOptions> = true;
+void sameKeys;
 export type PresetKey = keyof PresetValues;
 
 export const PRESET_KEYS = Object.keys(presetValues.shape) as PresetKey[];
 
-/** `framesPerBatch` → `--frames-per-batch` */
-export const flagName = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+/** `framesPerBatch` → `--frames-per-batch`; width and height are `--size WxH`. */
+export const flagName = (key: string): string =>
+  key === 'width' || key === 'height' ? '--size' : `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
