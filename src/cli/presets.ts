@@ -57,9 +57,9 @@ export function register(program: Command, deps: PresetsCliDeps = {}): void {
     .command('show')
     .description('print every resolved value of one preset')
     .argument('<name>', 'preset name (see `cnext presets`)')
-    .option('--json', 'print JSON instead of a table')
-    .action((name: string, opts: { json?: boolean }) => {
+    .action((name: string) => {
+      // --json belongs to `presets` (commander reads a parent's options after the subcommand too)
       const p = findPreset(name, ctx);
-      out(opts.json ? `${JSON.stringify(resolvedPreset(p), null, 2)}\n` : formatShow(p));
+      out((group.opts() as { json?: boolean }).json ? `${JSON.stringify(resolvedPreset(p), null, 2)}\n` : formatShow(p));
     });
 }
