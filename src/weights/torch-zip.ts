@@ -208,6 +208,11 @@ export function readTorchZipFrom(src: ByteSource, file: string): TorchZipContent
   const root = unpickle(zip.readSmall(zip.entries.get(pkls[0]) as ZipEntry, MAX_PICKLE_BYTES), `${file} (${prefix}/data.pkl)`);
   const tensors: Array<[string, TorchTensor]> = [];
   collectTensors(root, '', tensors, new Set(), (why) => zip.malformed(why));
+  const names = new Set<string>();
+  for (const [n] of tensors) {
+    if (names.has(n)) throw zip.malformed(`two tensors are named ${quoteUntrusted(n)} (a nested dict repeats a dotted key)`);
+    names.add(n);
+  }
 
   const storageStart = new Map<string, number>();
   const entries: WeightEntry[] = [];
@@ -259,7 +264,7 @@ function tensorEntry(
   if (!Number.isSafeInteger(numel * elem)) throw zip.malformed(`${what} of shape [${size.join(', ')}] is implausibly large`);
   let last = storageOffset; // index of the last element
   for (let i = 0; i < size.length; i++) if (numel > 0) last += (size[i] - 1) * stride[i];
-  if (numel > 0 && last >= storage.numel) {
+  if ((numel > 0 && last >= storage.numel) || storageOffset > storage.numel) {
     throw zip.malformed(`${what} (offset ${storageOffset}, shape [${size.join(', ')}], stride [${stride.join(', ')}]) reaches past its storage of ${storage.numel} elements`);
   }
   const base = { name, dtype: storage.dtype, shape: [...size], file, offset: start + storageOffset * elem, length: numel * elem };

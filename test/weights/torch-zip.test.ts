@@ -205,6 +205,7 @@ describe('torch zip: broken and unsupported files', () => {
       [custom(t({ shape: [3, 2], stride: [0, 1] }), [f32('0', 6)]), 'WEIGHTS_UNSUPPORTED', 'tensor "w" has strides [0, 1] for shape [3, 2], which are not a permutation of contiguous strides (an expanded or sliced view)'],
       [custom(t({ shape: [2, 2], stride: [3, 1] }), [f32('0', 6)]), 'WEIGHTS_UNSUPPORTED', 'not a permutation of contiguous strides'],
       [custom(t({ shape: [2, 3], stride: [-3, 1] }), [f32('0', 6)]), 'WEIGHTS_MALFORMED', 'tensor "w" has a negative size, stride or offset'],
+      [custom(t({ shape: [0, 3], storageOffset: 7 }), [f32('0', 6)]), 'WEIGHTS_MALFORMED', 'tensor "w" (offset 7, shape [0, 3], stride [3, 1]) reaches past its storage of 6 elements'],
     ];
     for (const [file, code, msg] of cases) {
       const e = errorOf(() => readTorchZip(file));
