@@ -141,22 +141,51 @@ export function assignHands(
   return [left, right];
 }
 
+/** Face mesh vertex at the tip of the nose. */
+const MESH_NOSE_TIP = 1;
+
 const missing = (n: number): Keypoint[] => Array.from({ length: n }, (): Keypoint => [0, 0, 0]);
 
+/** Area (isotropic units) of the box around a body's points that are visible inside the frame. */
+function visibleArea(body: readonly Lm[], aspect: number): number {
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const [x, y, , v] of body) {
+    if (v < 0.5 || x < 0 || x > 1 || y < 0 || y > 1) continue;
+    x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+  }
+  return x1 > x0 ? (x1 - x0) * aspect * (y1 - y0) : 0;
+}
+
+/** Person selection when several were detected (numPoses > 1): the one whose visible body box is largest. */
+export function selectPerson(poses: readonly (readonly Lm[])[], aspect: number): number {
+  let best = -1;
+  let bestArea = -1;
+  poses.forEach((p, i) => {
+    const a = visibleArea(p, aspect);
+    if (a > bestArea) { bestArea = a; best = i; }
+  });
+  return best;
+}
+
 /**
- * The first detected person as a Pose (coordinates normalised by the frame), or null when no body was found.
- * `aspect` = frame width / height.
+ * The selected person as a Pose (coordinates normalised by the frame), or null when no body was found.
+ * `aspect` = frame width / height. Hands are those nearest to the person's wrists; the face is the mesh whose
+ * nose tip is nearest to the person's nose.
  */
 export function toPose(raw: RawDetection, aspect: number): Pose | null {
-  const body = raw.pose[0];
+  const body = raw.pose[selectPerson(raw.pose, aspect)];
   if (!body) return null;
   const handLms = raw.hands.map((h) => h.landmarks);
   const [li, ri] = assignHands(handLms, body, { aspect });
   const hand = (i: number | null) => (i === null ? missing(HAND_POINTS) : mapHand(handLms[i]!));
+  const nose = body[MP.nose]!;
+  const faces = raw.face ?? [];
+  const faceDist = (f: readonly Lm[]) => Math.hypot((f[MESH_NOSE_TIP]![0] - nose[0]) * aspect, f[MESH_NOSE_TIP]![1] - nose[1]);
+  const face = faces.length ? faces.reduce((a, b) => (faceDist(b) < faceDist(a) ? b : a)) : null;
   const pose: Pose = {
     body: mapBody(body),
     hands: [hand(li), hand(ri)],
-    face: raw.face && raw.face[0] ? mapFace(raw.face[0]) : null,
+    face: face ? mapFace(face) : null,
   };
   if (pose.body.length !== BODY_POINTS) throw new Error('mapBody must give 18 points');
   return pose;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { RawDetection } from '../../pose/detect.ts';
 import type { Lm } from '../../pose/mediapipe/host.ts';
 import { BODY_NAMES, checkPose } from '../../pose/keypoints.ts';
-import { assignHands, BODY_FROM_MP, FACE68_FROM_MESH, mapBody, mapFace, mapHand, MP, OUT_OF_FRAME_SCORE, toPose } from '../../pose/openpose-map.ts';
+import { assignHands, BODY_FROM_MP, FACE68_FROM_MESH, mapBody, mapFace, mapHand, MP, OUT_OF_FRAME_SCORE, selectPerson, toPose } from '../../pose/openpose-map.ts';
 
 /** 33 landmarks, landmark i at (0.1 + i/100, 0.2 + i/200) with visibility 0.9, overrides by id. */
 function body33(over: Record<number, Lm> = {}): Lm[] {
@@ -106,5 +106,22 @@ describe('toPose', () => {
     const oneHand = toPose({ ...raw, hands: [raw.hands[1]!] }, 0.5625)!;
     expect(oneHand.hands[1].every((k) => k[2] === 0)).toBe(true);
     expect(mapHand(hand21(0.5, 0.5))).toHaveLength(21);
+  });
+
+  it('several people: keeps the largest visible body, the hands at its wrists and the face at its nose', () => {
+    const small = body33().map(([x, y, z, v]): Lm => [0.05 + x * 0.2, 0.05 + y * 0.2, z, v]);
+    const big = body33({ [MP.leftWrist]: [0.8, 0.5, 0, 0.9], [MP.rightWrist]: [0.2, 0.5, 0, 0.9], [MP.nose]: [0.5, 0.1, 0, 0.99] });
+    expect(selectPerson([small, big], 1)).toBe(1);
+    expect(selectPerson([big, small], 1)).toBe(0);
+    const meshAt = (x: number, y: number) => Array.from({ length: 478 }, (): Lm => [x, y, 0, 0]);
+    const p = toPose({
+      pose: [small, big],
+      hands: [{ landmarks: hand21(0.06, 0.1), label: 'Left', score: 1 }, { landmarks: hand21(0.2, 0.5), label: 'Left', score: 1 }],
+      face: [meshAt(0.07, 0.06), meshAt(0.5, 0.12)],
+    }, 1)!;
+    expect(p.body[0]).toEqual([0.5, 0.1, 0.99]);
+    expect(p.hands[1][0]).toEqual([0.2, 0.5, 1]);
+    expect(p.hands[0].every((k) => k[2] === 0)).toBe(true); // the small person's hand is not this person's
+    expect(p.face![30]).toEqual([0.5, 0.12, 1]);
   });
 });
