@@ -3,7 +3,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { Command } from 'commander';
+import { reportError } from '../../src/cli/main.ts';
+import { register } from '../../src/cli/weights.ts';
 import { writeSyntheticSafetensors, writeSyntheticTorchZip } from '../../src/weights/synthetic.ts';
 import { writeTorchZip } from '../../src/weights/torch-zip-writer.ts';
 import * as hostile from '../weights/hostile.ts';
@@ -23,8 +25,16 @@ async function run(args: string[]): Promise<{ code: number; out: string; err: st
   let err = '';
   vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out += String(s); return true; });
   vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { err += String(s); return true; });
+  // The same parse-and-report path as main(), with only this command registered.
+  const program = new Command('cnext').exitOverride();
+  register(program);
   try {
-    const code = await main(args);
+    let code = 0;
+    try {
+      await program.parseAsync(args, { from: 'user' });
+    } catch (e) {
+      code = reportError(e);
+    }
     return { code, out, err };
   } finally {
     vi.restoreAllMocks();
