@@ -33,6 +33,8 @@ export interface PoseBenchRun {
   /** decode + detect, per frame, steady state */
   msPerFrame: number;
   fps: number;
+  /** CPU time of this process (all threads; not ffmpeg) per frame: the load-independent cost */
+  cpuMsPerFrame: number;
   framesWithBody: number;
   framesWithHand: number;
 }
@@ -53,6 +55,7 @@ async function runOnce(threads: 'workers' | 'inline', o: Required<Omit<PoseBench
   const t0 = performance.now();
   const detector = await PoseDetector.create({ threads, model: o.model, hands: o.hands, face: o.face, cacheDir: o.cacheDir });
   const t1 = performance.now();
+  const cpu0 = process.cpuUsage();
   let frames = 0;
   let body = 0;
   let hand = 0;
@@ -71,7 +74,11 @@ async function runOnce(threads: 'workers' | 'inline', o: Required<Omit<PoseBench
     await detector.close();
   }
   const ms = performance.now() - t1;
-  return { threads, frames, createMs: Math.round(t1 - t0), msPerFrame: +(ms / frames).toFixed(1), fps: +((1000 * frames) / ms).toFixed(2), framesWithBody: body, framesWithHand: hand };
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    threads, frames, createMs: Math.round(t1 - t0), msPerFrame: +(ms / frames).toFixed(1), fps: +((1000 * frames) / ms).toFixed(2),
+    cpuMsPerFrame: +((cpu.user + cpu.system) / 1000 / frames).toFixed(1), framesWithBody: body, framesWithHand: hand,
+  };
 }
 
 export async function benchPose(options: PoseBenchOptions = {}): Promise<PoseBenchResult> {
