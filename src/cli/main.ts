@@ -12,6 +12,9 @@ const COMMANDS: ReadonlyArray<{ name: string; load: () => Promise<{ register: Re
   { name: 'parity', load: () => import('./parity.ts') },
   { name: 'pose', load: () => import('./pose.ts') },
   { name: 'bench', load: () => import('./bench.ts') },
+  { name: 'run', load: () => import('./run.ts') },
+  { name: 'demo', load: () => import('./demo.ts') },
+  { name: 'models-synth', load: () => import('./models-synth.ts') },
 ];
 
 export async function buildProgram(): Promise<Command> {

@@ -156,7 +156,8 @@ export async function runJob(input: JobInput, run: JobRunOptions = {}): Promise<
         emit({ type: 'log', level: 'info', message: `${out} is up to date (job folder ${jobDir}); nothing to do` });
         return {
           output: out, jobDir, frames: done.frames, fps: old.stages.pose.fps as Rational, latentsSha256: old.stages.denoise.latentsSha256,
-          reused: { poses: true, afterStep: o.steps - 1, upToDate: true }, files: [out], seconds: seconds(),
+          reused: { poses: true, afterStep: o.steps - 1, upToDate: true },
+          files: [out, ...[input.sideBySide, input.poseVideo].filter((f): f is string => !!f).map((f) => path.resolve(f))], seconds: seconds(),
         };
       }
       emit({ type: 'log', level: 'info', message: `Resuming the job in ${jobDir}` });
