@@ -134,6 +134,18 @@ export function bundleCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(root, 'mediapipe');
 }
 
+/** Written next to the bundles (Apache-2.0 §4(b): modified files must say that they were changed). */
+export const BUNDLE_NOTICE = `MediaPipe model bundles built by controlnext-motion
+Source: the .tflite files of the npm package @mediapipe/holistic@${HOLISTIC_VERSION} (Google, Apache-2.0;
+the same models were published in google/mediapipe under mediapipe/modules/).
+Changes made by controlnext-motion (pose/mediapipe/bundles.ts):
+- every model: a TFLite metadata buffer (TFLITE_METADATA) with the input normalisation was added;
+- face_landmark.tflite: one GATHER op was appended so the 468-landmark output has the 478-landmark layout
+  MediaPipe Tasks expects; landmarks 468-477 (iris) are copies of eye landmarks, not iris estimates;
+- the models were packed as MediaPipe Tasks .task (zip) bundles.
+Licensed under the Apache License, Version 2.0: https://www.apache.org/licenses/LICENSE-2.0
+`;
+
 /** Path of a verified bundle in the cache, building it first when it is missing or does not match its hash. */
 export function ensureBundle(name: BundleName, cacheDir = bundleCacheDir()): string {
   const file = path.join(cacheDir, `${name}.task`);
@@ -153,6 +165,7 @@ export function ensureBundle(name: BundleName, cacheDir = bundleCacheDir()): str
     const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     fs.writeFileSync(tmp, bytes);
     fs.renameSync(tmp, file); // atomic: concurrent builders write identical bytes
+    fs.writeFileSync(path.join(cacheDir, 'NOTICE.txt'), BUNDLE_NOTICE);
   } catch (e) {
     throw new CnextError('CACHE_NOT_WRITABLE', `Cannot write ${file}: ${(e as Error).message}`, {
       category: 'system',

@@ -73,6 +73,7 @@ describe('.task bundles', () => {
       expect(file).toBe(path.join(cache, `${name}.task`));
       expect(sha256(fs.readFileSync(file))).toBe(BUNDLE_SHA256[name]);
     }
+    expect(fs.readFileSync(path.join(cache, 'NOTICE.txt'), 'utf8')).toContain('@mediapipe/holistic@0.5.1675471629');
     const file = path.join(cache, 'hand_landmarker.task');
     fs.writeFileSync(file, 'damaged');
     ensureBundle('hand_landmarker', cache);
