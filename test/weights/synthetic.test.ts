@@ -127,7 +127,7 @@ describe('synthetic weights', () => {
     const t = { name: 'big', shape: [3, 1100, 1001] }; // 3.3033 M elements
     const pieces = [...syntheticChunks(t, t.shape, 'F32', 4)];
     expect(pieces.map((p) => p.byteLength)).toEqual([4 << 20, 4 << 20, 4 << 20, (3303300 - 3 * 2 ** 20) * 4]);
-    // an odd piece boundary does not break the Box–Muller pairs: values equal a single-pass fill
+    // an odd piece boundary does not break the variate pairs: values equal a single-pass fill
     const whole = new Float32Array(3303300);
     new GaussianStream(4, 'big').fill(whole, 0, 1 / Math.sqrt(1101100));
     const joined = new Float32Array(Buffer.concat(pieces).buffer.slice(0));
