@@ -140,6 +140,7 @@ export async function sample(inp: SamplerInputs): Promise<Float32Tensor> {
   const plane = H * W;
   const cond = float32([1, fpb, 3, H, W]);
 
+  let stacked: Float32Tensor | undefined; // (2·fpb, C0, h', w'), reused by every window
   let latents = inp.latents.data;
   for (let i = inp.firstStep; i < steps; i++) {
     const t = scheduler.timesteps[i];
@@ -162,8 +163,9 @@ export async function sample(inp: SamplerInputs): Promise<Float32Tensor> {
       if (ctrl.dims.length !== 4 || ctrl.dims[0] !== fpb) {
         throw new CnextError('MODEL_OUTPUT', `ControlNeXt returned ${shapeString(ctrl.dims)} for ${fpb} frames, expected [${fpb}, C0, h', w']`);
       }
-      const control: ControlInput = { output: cfg ? stackTwice(ctrl) : ctrl, scale: controlScale };
-      debugPut(debug, `${tag}.controlnext_out`, () => control.output);
+      if (cfg) stacked = stackTwice(ctrl, stacked);
+      const control: ControlInput = { output: cfg ? stacked! : ctrl, scale: controlScale };
+      debugPut(debug, `${tag}.controlnext_out`, () => float32(control.output.dims, control.output.data.slice()));
       debugPut(debug, `${tag}.control_scale`, () => float32([B2 * fpb, 1, 1, 1], controlScale.data.slice()));
 
       const noise = await unet.run(unetSample, t, ehs, addedTimeIds, control);
@@ -199,12 +201,13 @@ export async function sample(inp: SamplerInputs): Promise<Float32Tensor> {
   return float32([1, F, C, h, w], latents);
 }
 
-/** // (fpb, C0, h', w') → (2·fpb, C0, h', w'): the same control rows for both CFG halves. */
-function stackTwice(ctrl: Float32Tensor): Float32Tensor {
-  const out = new Float32Array(2 * ctrl.data.length);
-  out.set(ctrl.data, 0);
-  out.set(ctrl.data, ctrl.data.length);
-  return float32([2 * ctrl.dims[0], ...ctrl.dims.slice(1)], out);
+/** // (fpb, C0, h', w') → (2·fpb, C0, h', w'): the same control rows for both CFG halves (into `into` when it fits). */
+function stackTwice(ctrl: Float32Tensor, into?: Float32Tensor): Float32Tensor {
+  const dims = [2 * ctrl.dims[0], ...ctrl.dims.slice(1)];
+  const out = into && shapeString(into.dims) === shapeString(dims) ? into : float32(dims);
+  out.data.set(ctrl.data, 0);
+  out.data.set(ctrl.data, ctrl.data.length);
+  return out;
 }
 
 /**
