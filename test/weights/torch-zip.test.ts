@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CnextError } from '../../src/core/errors.ts';
 import { openWeightFile } from '../../src/weights/open.ts';
 import { syntheticChunks, syntheticValues, writeSyntheticTorchZip } from '../../src/weights/synthetic.ts';
-import { bufferSource, readTorchZip, readTorchZipFrom } from '../../src/weights/torch-zip.ts';
+import { TorchZipReader, bufferSource, readTorchZip, readTorchZipFrom } from '../../src/weights/torch-zip.ts';
 import { pickleStateDict, writeTorchZip, type TorchStorageToWrite } from '../../src/weights/torch-zip-writer.ts';
 import type { WeightEntry } from '../../src/weights/weight-source.ts';
 import { decode, logicalValues, range, strided } from './helpers.ts';
@@ -79,6 +79,33 @@ describe('torch zip: a file written by torch 1.13 torch.save', () => {
     expect(ck.entries.map((x) => x.name)).toEqual(['state_dict.w']);
     expect(logicalValues(ck.entries[0])).toEqual([0, 1, 2]);
     expect(openWeightFile(path.join(FIXTURES, 'checkpoint.pt')).scoped('state_dict').names()).toEqual(['w']);
+  });
+});
+
+describe('torch zip: our writer', () => {
+  it('pickles a state dict byte for byte like torch 1.13 torch.save', () => {
+    const file = path.join(FIXTURES, 'writer-reference.bin');
+    const zip = new TorchZipReader(bufferSource(fs.readFileSync(file)), file);
+    const torchPkl = zip.readSmall(zip.entries.get('writer-reference/data.pkl')!, 1 << 20);
+    const none = () => [];
+    const storages = new Map<string, TorchStorageToWrite>([
+      ['0', { key: '0', dtype: 'F32', numel: 12, chunks: none }],
+      ['1', { key: '1', dtype: 'F16', numel: 3, chunks: none }],
+      ['2', { key: '2', dtype: 'BF16', numel: 300, chunks: none }],
+      ['3', { key: '3', dtype: 'U8', numel: 70000, chunks: none }],
+    ]);
+    const ours = pickleStateDict([
+      { name: 'proj.weight', storage: '0', storageOffset: 0, shape: [3, 4], stride: [1, 3] },
+      { name: 'proj.bias', storage: '1', storageOffset: 0, shape: [3], stride: [1] },
+      { name: 'norm.weight', storage: '2', storageOffset: 0, shape: [300], stride: [1] },
+      { name: 'ids', storage: '3', storageOffset: 0, shape: [1, 70000], stride: [70000, 1] },
+      { name: 'ids_tail', storage: '3', storageOffset: 69990, shape: [10], stride: [1] },
+    ], storages);
+    expect(Buffer.from(ours).equals(Buffer.from(torchPkl))).toBe(true);
+    // and the reader agrees with torch's file
+    const e = byName(readTorchZip(file).entries);
+    expect(e.get('ids_tail')!.offset).toBe(e.get('ids')!.offset + 69990);
+    expect(e.get('proj.weight')!.layout).toEqual({ storedShape: [4, 3], perm: [1, 0] });
   });
 });
 
