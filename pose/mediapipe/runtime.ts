@@ -98,7 +98,9 @@ export async function createLandmarker(kind: LandmarkerKind, bundleFile: string,
         return await module.FaceLandmarker.createFromOptions(fileset, { ...common, numFaces: o.count, ...conf('Face') });
     }
   } catch (e) {
-    throw new CnextError('MEDIAPIPE_INIT', `Could not start the MediaPipe ${kind} landmarker: ${(e as Error).message ?? e}`, {
+    // MediaPipe appends a C++ "Source Location Trace"; the first part says what is wrong
+    const why = String((e as Error)?.message ?? e).split('=== Source Location Trace')[0]!.trim();
+    throw new CnextError('MEDIAPIPE_INIT', `Could not start the MediaPipe ${kind} landmarker: ${why}`, {
       category: 'third-party',
       solutions: [`delete ${path.dirname(bundleFile)} to rebuild the model bundles`, `npm install @mediapipe/tasks-vision@${TASKS_VISION_VERSION}`],
       cause: e,

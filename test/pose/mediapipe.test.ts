@@ -140,6 +140,20 @@ describe('landmarkers in this thread', () => {
   });
 });
 
+describe('landmarker start-up errors', () => {
+  it('a bundle that is not a model: MEDIAPIPE_INIT, third-party, with the way out', async () => {
+    const bad = path.join(cache, 'bad.task');
+    fs.writeFileSync(bad, zipStore([['pose_detector.tflite', new Uint8Array(64)]]));
+    const err = await LandmarkerHost.create([{ kind: 'pose', bundle: bad, runningMode: 'VIDEO', count: 1 }]).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'MEDIAPIPE_INIT', category: 'third-party' });
+    expect((err as Error).message).toBe(
+      'Could not start the MediaPipe pose landmarker: NOT_FOUND: No file with name: pose_landmarks_detector.tflite. ' +
+        'All files in the model asset bundle are: pose_detector.tflite.; Initialize was not ok; StartGraph failed',
+    );
+    expect((err as { solutions: string[] }).solutions[0]).toBe(`delete ${cache} to rebuild the model bundles`);
+  });
+});
+
 describe('telemetry block', () => {
   it('recognises googleapis hosts only', () => {
     expect(isTelemetryUrl('https://odml.pa.googleapis.com/v1/log')).toBe(true);
