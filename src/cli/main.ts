@@ -15,6 +15,8 @@ const COMMANDS: ReadonlyArray<{ name: string; load: () => Promise<{ register: Re
   { name: 'run', load: () => import('./run.ts') },
   { name: 'demo', load: () => import('./demo.ts') },
   { name: 'models-synth', load: () => import('./models-synth.ts') },
+  { name: 'batch', load: () => import('./batch.ts') },
+  { name: 'presets', load: () => import('./presets.ts') },
 ];
 
 export async function buildProgram(): Promise<Command> {

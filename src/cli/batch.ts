@@ -1,0 +1,186 @@
+// `cnext batch DIR --ref IMAGE --out OUTDIR`: every video of DIR (mp4, mov, webm, mkv; --recursive) through
+// `cnext run`'s job, one after another. References: a photo named like the video (clip.mp4 + clip.jpg), else
+// --ref; or a --manifest (CSV/JSON rows video,ref,preset[,out]). Outputs mirror DIR's names under OUTDIR
+// (clip.mov → OUTDIR/clip.mp4), written atomically; a file at an output path that this batch did not write is
+// never overwritten (that item fails with OUTPUT_EXISTS). Items done with the same inputs and options are skipped;
+// a failing item is reported and the batch goes on; Ctrl-C/q stops, and the same command resumes (done items
+// skipped, the interrupted one resumed through its job folder). Ends with a summary and OUTDIR/report.json.
+import path from 'node:path';
+import type { Command } from 'commander';
+import { invalidParameterError } from '../core/is.ts';
+import { CancelledError } from '../core/errors.ts';
+import type { JobRunOptions } from '../job/run.ts';
+import { pickReporter, type Reporter } from '../log/index.ts';
+import { expectedFor } from '../presets/issues.ts';
+import type { PresetKey, PresetsContext } from '../presets/index.ts';
+import { planBatch, type BatchItem } from '../batch/plan.ts';
+import { formatSummary, type BatchReport } from '../batch/report.ts';
+import { runBatch, type BatchDeps } from '../batch/runner.ts';
+import { EXIT_INTERRUPTED, INTERRUPTED, options as runOptions } from './run.ts';
+
+/** The generation flags, as `cnext run` checks them (its schema), minus the single-job files. */
+const knobs = runOptions
+  .pick({
+    preset: true, models: true, size: true, stride: true, maxFrames: true, steps: true, seed: true, guidanceMin: true,
+    guidanceMax: true, framesPerBatch: true, overlap: true, controlStrength: true, decodeChunk: true, fit: true,
+    device: true, lowMemory: true, json: true,
+  })
+  .partial();
+
+const PRESET_KEY: Record<string, PresetKey> = { guidanceMin: 'minGuidance', guidanceMax: 'maxGuidance' };
+const NUMERIC = new Set(['stride', 'maxFrames', 'steps', 'seed', 'guidanceMin', 'guidanceMax', 'framesPerBatch', 'overlap', 'controlStrength', 'decodeChunk']);
+const flagOf = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+export interface BatchFlags {
+  readonly dir: string;
+  readonly out: string;
+  readonly ref?: string;
+  readonly recursive: boolean;
+  readonly manifest?: string;
+  readonly preset?: string;
+  readonly models?: string;
+  readonly json: boolean;
+  /** Generation flags the user gave, keyed as presets are (width, height, minGuidance, …). */
+  readonly flags: Partial<Record<PresetKey, unknown>>;
+}
+
+/** commander's raw options → checked flags (the first problem → a parameter error naming the flag). */
+export function parseBatchOptions(dir: string, raw: Record<string, unknown>): BatchFlags {
+  const { out, ref, recursive, manifest, ...rest } = raw;
+  if (typeof out !== 'string' || !out) throw invalidParameterError('--out', 'output folder', out);
+  if (path.extname(out).toLowerCase() === '.mp4') throw invalidParameterError('--out', 'output folder (not a .mp4 file)', out);
+  const input: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(rest)) {
+    if (v === undefined) continue;
+    const t = typeof v === 'string' ? v.trim() : '';
+    input[k] = NUMERIC.has(k) && t !== '' && Number.isFinite(Number(t)) ? Number(t) : v;
+  }
+  const r = knobs.strict().safeParse(input);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    if (issue.code === 'unrecognized_keys') throw invalidParameterError(flagOf(issue.keys[0]!), 'a known flag', true);
+    const key = String(issue.path[0] ?? '');
+    const expected = key === 'size' ? 'WxH, e.g. 576x1024' : key === 'preset' || key === 'models' ? 'non-empty string' : expectedFor(PRESET_KEY[key] ?? key);
+    throw invalidParameterError(flagOf(key), expected, input[key]);
+  }
+  const f = r.data;
+  const flags: Partial<Record<PresetKey, unknown>> = {};
+  for (const [k, v] of Object.entries(f)) {
+    if (['preset', 'models', 'json', 'size'].includes(k) || v === undefined) continue;
+    flags[PRESET_KEY[k] ?? (k as PresetKey)] = v;
+  }
+  if (f.size) {
+    const [w, h] = f.size.split('x').map(Number) as [number, number];
+    flags.width = w;
+    flags.height = h;
+  }
+  return {
+    dir, out, ref: typeof ref === 'string' ? ref : undefined, recursive: recursive === true,
+    manifest: typeof manifest === 'string' ? manifest : undefined, preset: f.preset, models: f.models, json: f.json ?? false, flags,
+  };
+}
+
+export interface BatchCliDeps {
+  readonly stdout?: NodeJS.WriteStream;
+  readonly stderr?: NodeJS.WriteStream;
+  /** Forces the plain log on a TTY (false). */
+  readonly tui?: boolean;
+  readonly presets?: PresetsContext;
+  /** Aborts the batch like Ctrl-C (tests). */
+  readonly signal?: AbortSignal;
+  /** Passed to every runJob (tests: components). */
+  readonly run?: Omit<JobRunOptions, 'emit' | 'signal'>;
+  /** Replaces runJob / the pose prefetch (tests). */
+  readonly runItem?: BatchDeps['runItem'];
+  readonly prefetch?: BatchDeps['prefetch'] | null;
+  readonly modelsKey?: string;
+}
+
+/** Plans and runs the batch with a reporter; prints the summary and returns the report. */
+export async function runBatchCommand(f: BatchFlags, deps: BatchCliDeps = {}, resumeCommand?: string): Promise<BatchReport> {
+  const stdout = deps.stdout ?? process.stdout;
+  const stderr = deps.stderr ?? process.stderr;
+  const items: BatchItem[] = planBatch({
+    dir: f.dir, outDir: f.out, ref: f.ref, recursive: f.recursive, manifest: f.manifest, preset: f.preset, flags: f.flags,
+    given: new Set(Object.keys(f.flags)), presets: deps.presets,
+  });
+  const ac = new AbortController();
+  const onSigint = () => ac.abort();
+  deps.signal?.addEventListener('abort', onSigint, { once: true });
+  if (deps.signal?.aborted) ac.abort();
+  process.on('SIGINT', onSigint);
+  let reporter: Reporter | undefined;
+  try {
+    reporter = await pickReporter({ json: f.json, tty: Boolean(stdout.isTTY), stdout, onCancel: onSigint, resumeCommand, tui: deps.tui });
+    let runItem = deps.runItem;
+    let modelsKey = deps.modelsKey;
+    if (!runItem) {
+      const { runJob } = await import('../job/run.ts'); // onnxruntime and the networks load only for a run
+      const { loadModelComponents } = await import('../job/components.ts');
+      const { modelsRoot } = await import('../../models/layout.ts');
+      // the models are checked once, up front (a missing model would fail every item); their key joins the skip key
+      const components = deps.run?.components ?? loadModelComponents(modelsRoot({ models: f.models }));
+      modelsKey ??= components.key ?? '';
+      runItem = (it, ctx) =>
+        runJob({ ref: it.ref, video: it.video, out: it.output, options: it.options, preset: it.preset, models: f.models }, { ...deps.run, emit: ctx.emit, signal: ctx.signal });
+    }
+    const prefetch = deps.prefetch === null ? undefined : (deps.prefetch ?? (await import('../batch/prefetch.ts')).prefetchPoses);
+    const report = await runBatch(items, { runItem, prefetch, modelsKey }, { outDir: f.out, emit: reporter.emit, signal: ac.signal });
+    await reporter.close();
+    reporter = undefined;
+    (f.json ? stderr : stdout).write(`\n${formatSummary(report)}`);
+    if (report.summary.cancelled) {
+      stderr.write(`${INTERRUPTED}\n`);
+      process.exitCode = EXIT_INTERRUPTED;
+    } else if (report.summary.failed) {
+      process.exitCode = 1;
+    }
+    return report;
+  } catch (e) {
+    if (e instanceof CancelledError) {
+      stderr.write(`${INTERRUPTED}\n`);
+      process.exitCode = EXIT_INTERRUPTED;
+    }
+    throw e;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    deps.signal?.removeEventListener('abort', onSigint);
+    await reporter?.close();
+  }
+}
+
+export function register(program: Command, deps: BatchCliDeps = {}): void {
+  program
+    .command('batch')
+    .description(
+      'run every video of DIR (mp4, mov, webm, mkv) with a reference photo; skips what is done, resumes when run again, ' +
+        'writes OUTDIR/report.json (exit status 1 when an item failed, 130 when interrupted)',
+    )
+    .argument('<dir>', 'folder of driving videos')
+    .requiredOption('--out <dir>', 'output folder: OUTDIR/<name>.mp4 per video, mirroring DIR, and report.json')
+    .option('--ref <image>', 'reference photo for every video without its own (clip.mp4 + clip.jpg pairs by name)')
+    .option('--recursive', 'also the videos in subfolders')
+    .option('--manifest <file>', 'CSV or JSON rows video,ref,preset[,out] instead of the folder listing')
+    .option('--preset <name>', 'named settings (`cnext presets`); flags given override them (default dance-portrait)')
+    .option('--models <dir>', 'models folder (default: $CNEXT_CACHE/models or ~/.cache/controlnext-motion/models)')
+    .option('--size <WxH>', 'output size, multiples of 64 (default 576x1024)')
+    .option('--stride <n>', 'use every n-th driving frame (default 2)')
+    .option('--max-frames <n>', 'at most n driving frames (default 240)')
+    .option('--steps <n>', 'denoising steps (default 25)')
+    .option('--seed <n>', 'random seed (default 42)')
+    .option('--guidance-min <x>', 'guidance at the first frame of a window (default 3)')
+    .option('--guidance-max <x>', 'guidance at the last frame of a window (default 3)')
+    .option('--frames-per-batch <n>', 'frames per sliding window (default 24)')
+    .option('--overlap <n>', 'frames shared by neighbouring windows (default 6)')
+    .option('--control-strength <x>', 'pose control strength (default 1)')
+    .option('--decode-chunk <n>', 'frames per VAE decode chunk (default 2)')
+    .option('--fit <mode>', 'fit the photo to the size: cover (crop) or pad (default cover)')
+    .option('--device <name>', 'cpu or cuda (default cpu)')
+    .option('--low-memory', 'keep fp16 weights fp16 and memory-mapped (about half the RAM, slower)')
+    .option('--json', 'NDJSON events on stdout, one per line (the summary goes to stderr)')
+    .action(async (dir: string, raw: Record<string, unknown>) => {
+      const f = parseBatchOptions(dir, raw);
+      const resume = ['cnext', ...process.argv.slice(2)].join(' ');
+      await runBatchCommand(f, deps, resume);
+    });
+}
