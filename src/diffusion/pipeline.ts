@@ -5,7 +5,13 @@
 //   2. VAE latents of the augmented image   (VAE encoder)
 //   3. denoising loop                       (UNet + ControlNeXt), checkpointed per step in the job folder
 //   4. chunked VAE decode → frames          (VAE decoder)
-import { CnextError } from '../core/errors.ts';
+// Memory held by this loop (besides the networks) for 240 frames at 576×1024, 24 frames per batch: latents and
+// the merge accumulator 2 × 35 MB; one window's pose condition as float32 170 MB (all 240 frames as floats would be
+// 1.7 GB, as uint8 424 MB: neither is ever held); the uint8 pose cache (25 frames) 44 MB; ControlNeXt's output
+// [24, 320, 71, 127] 277 MB plus the [ctrl, ctrl] buffer the UNet takes 554 MB; UNet input/output ≈ 35 MB; one
+// decode chunk ≈ 28 MB. ≈ 1.2 GB in all; decoded frames go to `onFrames` chunk by chunk (collected, they would be
+// another 1.7 GB).
+import { CnextError, throwIfAborted } from '../core/errors.ts';
 import { noEmit, type EmitFn, type StageName } from '../core/events.ts';
 import { invalidParameterError } from '../core/is.ts';
 import { float32, numel, shapeString, type Float32Tensor, type Tensor } from '../core/tensor.ts';
@@ -204,8 +210,11 @@ export async function generate(
   scheduler.setTimesteps(p.steps);
   if (options.imageNoise) checkDims('image noise', options.imageNoise, [1, 3, H, W]);
   emit({
-    type: 'params',
-    params: { ...p, numFrames: F, height: H, width: W, windows: plan.starts.length, windowStarts: plan.starts, cfg, addedTimeIds: ADDED_TIME_IDS },
+    type: 'log',
+    level: 'info',
+    message: `${F} frames at ${W}×${H}: ${plan.starts.length} window(s) of ${plan.framesPerBatch} frames (overlap ${plan.overlap}) ` +
+      `starting at ${plan.starts.join(', ')}; ${p.steps} steps; guidance ${p.minGuidance}→${p.maxGuidance}${cfg ? '' : ' (CFG off: max < 1)'}; ` +
+      `time ids [${ADDED_TIME_IDS.join(', ')}]`,
   });
   debugPut(debug, 'dbg.timesteps', () => float32([scheduler.timesteps.length], scheduler.timesteps.slice()));
   debugPut(debug, 'dbg.sigmas', () => float32([scheduler.sigmas.length], scheduler.sigmas.slice()));
@@ -224,6 +233,7 @@ export async function generate(
     }
   }
 
+  throwIfAborted(signal);
   // 1–2. Image conditioning.
   let imageEmbedding: Float32Tensor;
   let imageLatents: Float32Tensor;
@@ -247,6 +257,7 @@ export async function generate(
   }
   const latentDims = [1, F, C, h, w];
 
+  throwIfAborted(signal);
   // 3. Denoising.
   let latents: Float32Tensor;
   const sigma = scheduler.initNoiseSigma;
