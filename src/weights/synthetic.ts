@@ -268,7 +268,7 @@ export function writeSyntheticTorchZip(file: string, spec: StateDictSpec, opts: 
   writeTorchZip(file, storages, tensors, { prefix: opts.prefix, forceZip64: opts.forceZip64 });
 }
 
-/** The spec (names, shapes, dtypes) of an existing weight source: a synthetic stand-in for real weights. */
+/** The spec (names, shapes, dtypes) of an existing weight source, for a synthetic stand-in (marks every name used). */
 export function specOf(source: WeightSource): SyntheticTensorSpec[] {
   return source.names().map((name) => {
     const e = source.get(name);

@@ -178,7 +178,7 @@ export class TorchZipReader {
   }
 }
 
-/** Dims of a contiguous tensor with this shape. */
+/** Strides (in elements) of a C-contiguous tensor of this shape. */
 function contiguousStrides(shape: readonly number[]): number[] {
   const s = new Array<number>(shape.length);
   let acc = 1;
