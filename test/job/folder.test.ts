@@ -1,0 +1,66 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { defaultJobDir, describeChanges, diskFullError, jobKey, poseKey, type JobRecord } from '../../src/job/folder.ts';
+import { generateParams } from '../../src/job/options.ts';
+import { outputFps } from '../../src/job/poses.ts';
+import { SMALL } from './helpers.ts';
+
+const inputs = {
+  ref: { path: '/a/ref.jpg', bytes: 1, sha256: 'r'.repeat(64) },
+  video: { path: '/a/v.mp4', bytes: 2, sha256: 'v'.repeat(64) },
+};
+
+function record(over: Partial<JobRecord> = {}): JobRecord {
+  return {
+    format: 'cnext-job', version: 1, key: 'k', poseKey: 'p', inputs, options: SMALL, seed: SMALL.seed,
+    models: { root: '/m', key: 'mk' }, versions: { cnext: '0', node: 'v20', onnxruntime: '1.30.0' },
+    createdAt: '', updatedAt: '', stages: {}, ...over,
+  };
+}
+
+describe('job folder', () => {
+  it('defaults to a hidden folder next to the output', () => {
+    expect(defaultJobDir('/x/y/clip.mp4')).toBe('/x/y/.clip.mp4.cnext-job');
+    expect(defaultJobDir('clip.mp4')).toBe(path.resolve('.clip.mp4.cnext-job'));
+  });
+
+  it('keys: poses depend on inputs and pose options only; the job key ignores device and memory mode', () => {
+    const p = poseKey(inputs, SMALL);
+    expect(poseKey(inputs, { ...SMALL, steps: 9, seed: 1, minGuidance: 1 })).toBe(p);
+    expect(poseKey(inputs, { ...SMALL, stride: 2 })).not.toBe(p);
+    expect(poseKey({ ...inputs, video: { ...inputs.video, sha256: 'w'.repeat(64) } }, SMALL)).not.toBe(p);
+    const k = jobKey(p, SMALL, 'mk');
+    expect(jobKey(p, { ...SMALL, device: 'cuda', lowMemory: true }, 'mk')).toBe(k);
+    expect(jobKey(p, { ...SMALL, decodeChunk: 3 }, 'mk')).not.toBe(k);
+    expect(jobKey(p, SMALL, 'other weights')).not.toBe(k);
+  });
+
+  it('says what changed in flag names', () => {
+    const next = record({ options: { ...SMALL, width: 192, overlap: 2, framesPerBatch: 8, device: 'cuda' }, inputs: { ...inputs, ref: { ...inputs.ref, sha256: 'x'.repeat(64) } } });
+    expect(describeChanges(record(), next)).toEqual(['--ref', '--size', '--frames-per-batch', '--overlap']);
+    expect(describeChanges(record(), record({ models: { root: '/m', key: 'new' } }))).toEqual(['model files']);
+  });
+
+  it('turns ENOSPC (fs error, nested cause, or ffmpeg stderr) into DISK_FULL', () => {
+    const fsErr = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    const e = diskFullError(fsErr, '/jobs/x')!;
+    expect(e.code).toBe('DISK_FULL');
+    expect(e.category).toBe('system');
+    expect(e.message).toBe('No space left on the disk while writing /jobs/x');
+    expect(e.describe()).toContain('run the same command again: finished stages are kept');
+    expect(diskFullError(new Error('wrap', { cause: fsErr }), 'f')?.code).toBe('DISK_FULL');
+    expect(diskFullError(new Error('ffmpeg failed: av_interleaved_write_frame(): No space left on device'), 'f')?.code).toBe('DISK_FULL');
+    expect(diskFullError(new Error('EACCES'), 'f')).toBeNull();
+  });
+
+  it('output fps is source fps / stride, reduced', () => {
+    expect(outputFps([30, 1], 2)).toEqual([15, 1]);
+    expect(outputFps([30000, 1001], 2)).toEqual([15000, 1001]);
+    expect(outputFps([24, 1], 5)).toEqual([24, 5]);
+  });
+
+  it('windows are clipped to a short clip (one window; the overlap is moot)', () => {
+    expect(generateParams(SMALL, 5)).toMatchObject({ framesPerBatch: 24, overlap: 4, steps: 2, seed: 7 });
+    expect(generateParams(SMALL, 100)).toMatchObject({ overlap: 6 });
+  });
+});
