@@ -1,4 +1,4 @@
-// A batch manifest: rows of video, ref, preset[, out], as CSV (header optional) or JSON (an array of objects, or
+// A batch manifest: rows of video, ref, preset[, out], as CSV (an optional header row names the columns) or JSON (an array of objects, or
 // { "items": [...] }). Relative paths are relative to the manifest's folder; `out` is relative to OUTDIR. Empty
 // cells fall back to the command line (--ref, --preset) and to the mirrored output name.
 import fs from 'node:fs';
@@ -65,7 +65,8 @@ export function parseCsvManifest(text: string, file: string): ManifestRow[] {
     const cells = splitCsvLine(line, where);
     if (first) {
       first = false;
-      if (cells[0]?.toLowerCase() === 'video') {
+      // a header row names a `video` column (no video file is called just "video")
+      if (cells.some((c) => c.toLowerCase() === 'video')) {
         const unknown = cells.find((c) => !(COLUMNS as readonly string[]).includes(c.toLowerCase()));
         if (unknown !== undefined) throw bad(where, `unknown column '${unknown}'; valid columns: ${COLUMNS.join(', ')}`);
         columns = cells.map((c) => c.toLowerCase());
