@@ -61,7 +61,7 @@ export function writeReport(file: string, r: BatchReport): void {
 export function formatSummary(r: BatchReport, cwd = process.cwd()): string {
   const rows = [['#', 'ITEM', 'STATUS', 'TIME', 'OUTPUT / ERROR']];
   r.items.forEach((it, i) => {
-    const rel = path.relative(cwd, it.output);
+    const rel = path.relative(cwd, it.output).startsWith('..') ? it.output : path.relative(cwd, it.output);
     rows.push([String(i + 1), it.name, it.status, it.status === 'pending' ? '' : formatDuration(it.seconds), it.error ? it.error.split('\n')[0]! : rel]);
   });
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
