@@ -64,6 +64,12 @@ export function ensureDemoModels(dir: string, log: (line: string) => void): stri
   return dir;
 }
 
+/** A path relative to the working folder when it is inside it, else absolute. */
+const shown = (f: string): string => {
+  const rel = path.relative(process.cwd(), f);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : f;
+};
+
 export const options = z.object({ outDir: z.string().min(1).default('out'), json: z.boolean().default(false) }).strict();
 
 export interface DemoDeps extends RunCliDeps {
@@ -102,7 +108,7 @@ export async function runDemo(raw: Record<string, unknown>, deps: DemoDeps = {})
     'cnext demo',
   );
   if (result) {
-    say(`\nWrote ${result.files.map((f) => path.relative(process.cwd(), f) || f).join(', ')} (${result.frames} frames at ${result.fps[0]}/${result.fps[1]} fps).`);
+    say(`\nWrote ${result.files.map(shown).join(', ')} (${result.frames} frames at ${result.fps[0]}/${result.fps[1]} fps).`);
     say(NOTICE);
     say(REAL_WEIGHTS);
   }
