@@ -47,15 +47,36 @@ export async function* extractPoses(file: string, o: ExtractOptions = {}): Async
   const detector = await PoseDetector.create(o);
   const queue: Array<Promise<DetectedFrame>> = [];
   const inFlight = Math.max(1, o.inFlight ?? 3);
+  const frames = decodeFrames(file, { stride: o.stride, maxFrames: o.maxFrames, ...size, fit: 'stretch', signal: o.signal, info });
+  // An abort while the decoder waits for ffmpeg must not leave us waiting with it: race each pull with the signal.
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new CancelledError());
+    if (o.signal?.aborted) onAbort();
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => {});
+  let decoding = true;
   try {
-    for await (const f of decodeFrames(file, { stride: o.stride, maxFrames: o.maxFrames, ...size, fit: 'stretch', signal: o.signal, info })) {
+    for (;;) {
+      const next = await Promise.race([frames.next(), aborted]);
+      if (next.done) { decoding = false; break; }
+      const f = next.value;
       const job = detector.detect(f).then((raw) => ({ index: f.index, time: f.time, detected: toPose(raw, aspect), raw }));
       job.catch(() => {}); // awaited below, in order
       queue.push(job);
       if (queue.length >= inFlight) yield await queue.shift()!;
+      throwIfAborted(o.signal);
     }
     while (queue.length) yield await queue.shift()!;
   } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+    if (decoding) {
+      // stops ffmpeg; after an abort the decoder may be stuck on its pipe, so only wait when it is not
+      const ret = frames.return(undefined);
+      if (o.signal?.aborted) ret.catch(() => {});
+      else await ret.catch(() => {});
+    }
     await Promise.allSettled(queue);
     await detector.close();
   }

@@ -156,7 +156,17 @@ export function register(program: Command): void {
       const emit: EmitFn = (e) => {
         if (e.type === 'log') process.stderr.write(`${e.level}: ${e.message}\n`);
       };
-      const { json, files } = await runPose(video, o, emit);
+      // Ctrl-C: stop decoding, close the landmarkers, remove the partial pose.mp4 (CancelledError → exit 2)
+      const ac = new AbortController();
+      const onSigint = () => ac.abort();
+      process.once('SIGINT', onSigint);
+      let result: Awaited<ReturnType<typeof runPose>>;
+      try {
+        result = await runPose(video, o, emit, ac.signal);
+      } finally {
+        process.removeListener('SIGINT', onSigint);
+      }
+      const { json, files } = result;
       const found = json.frames.filter((f) => f.detected).length;
       process.stdout.write(`${found} of ${json.frames.length} frames with a person\n${files.join('\n')}\n`);
     });

@@ -72,11 +72,13 @@ describe('extractPoseTrack on the real clip', () => {
     }
   });
 
-  it('finds each hand in most frames, near its own wrist', () => {
+  it('finds each hand in most frames where its wrist is in view, near that wrist', () => {
     for (const h of [0, 1] as const) {
       const wrist = J(h === 0 ? 'left_wrist' : 'right_wrist');
+      const inView = smoothed.frames.filter((f) => f.detected!.body[wrist]![2] >= 0.5);
       const frames = smoothed.frames.filter((f) => f.detected!.hands[h].some((k) => k[2] >= 0.3));
-      expect(frames.length).toBeGreaterThanOrEqual(0.6 * N);
+      expect(inView.length).toBeGreaterThanOrEqual(N / 2); // the left wrist leaves the frame for a while
+      expect(frames.length).toBeGreaterThanOrEqual(0.7 * inView.length);
       for (const f of frames) {
         const p = f.detected!;
         if (p.body[wrist]![2] < 0.5) continue;
@@ -123,6 +125,20 @@ describe('extractPoseTrack errors', () => {
     const bad = path.join(tmp, 'corrupt.mp4');
     fs.writeFileSync(bad, Buffer.concat([Buffer.from('\0\0\0\x18ftypmp42'), Buffer.alloc(4000, 7)]));
     await expect(extractPoseTrack(bad, { cacheDir: tmp })).rejects.toMatchObject({ code: 'VIDEO_UNREADABLE' });
+  });
+
+  it('an abort stops decoding and detection: CANCELLED, landmarkers closed', async () => {
+    const ac = new AbortController();
+    let seen = 0;
+    const t0 = Date.now();
+    await expect(
+      extractPoseTrack(CLIP, {
+        cacheDir: tmp, model: 'lite', hands: false, signal: ac.signal,
+        emit: (e) => { if (e.type === 'progress' && ++seen === 2) ac.abort(); },
+      }),
+    ).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect(seen).toBeLessThan(8);
+    expect(Date.now() - t0).toBeLessThan(20_000);
   });
 
   it('detectionSize keeps the aspect and caps the longest side', () => {
