@@ -126,11 +126,20 @@ export async function runWithReporter(p: ParsedRun, deps: RunCliDeps = {}, resum
   const stdout = deps.stdout ?? process.stdout;
   const stderr = deps.stderr ?? process.stderr;
   const ac = new AbortController();
-  const onSigint = () => ac.abort();
-  process.on('SIGINT', onSigint);
   let reporter: Reporter | undefined;
+  // First Ctrl-C: stop at the next safe point (a network call can take a while at full size). Second: quit now —
+  // every file in the job folder is written atomically, so nothing finished is lost.
+  const onSigint = () => {
+    if (ac.signal.aborted) {
+      stderr.write(`\n${INTERRUPTED}\n`);
+      process.exit(EXIT_INTERRUPTED);
+    }
+    ac.abort();
+    if (reporter?.kind !== 'tui') stderr.write('Stopping at the next safe point… (Ctrl-C again to quit at once)\n');
+  };
+  process.on('SIGINT', onSigint);
   try {
-    reporter = await pickReporter({ json: p.json, tty: Boolean(stdout.isTTY), stdout, onCancel: onSigint, resumeCommand, tui: deps.tui });
+    reporter = await pickReporter({ json: p.json, tty: Boolean(stdout.isTTY), stdout, onCancel: () => ac.abort(), resumeCommand, tui: deps.tui });
     const { runJob } = await import('../job/run.ts'); // onnxruntime and the networks load only for a run
     const result = await runJob(p.job, { ...deps.run, emit: reporter.emit, signal: ac.signal });
     return result;

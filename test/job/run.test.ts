@@ -84,6 +84,18 @@ describe('runJob', () => {
     expect(third.events.filter((e) => e.type === 'stage-start').map((e) => (e as { stage: string }).stage))
       .toEqual(['image-encode', 'denoise', 'vae-decode', 'encode']);
     expect(readJobRecord(r.jobDir)!.seed).toBe(8);
+
+    // a full disk while the job writes: one clear error, job-end failed, no partial output
+    const fourth = collect();
+    const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    const real = (await import('../../src/job/components.ts')).loadModelComponents(models);
+    const e = await runJob({ ref: REF, video: DANCE, out: path.join(dir, 'a', 'full.mp4'), jobDir: r.jobDir, models, options: SMALL }, {
+      emit: fourth.emit,
+      components: { ...real, imageEncoder: async () => { throw enospc; } },
+    }).catch((x) => x);
+    expect(e.code).toBe('DISK_FULL');
+    expect(e.message).toBe(`No space left on the disk while writing ${r.jobDir}`);
+    expect(fourth.events.at(-1)).toMatchObject({ type: 'job-end', status: 'failed', error: e.message });
   });
 
   it('refuses an output that is not .mp4 and a missing input before any work', async () => {
