@@ -45,6 +45,27 @@ export const BENCHMARKS: readonly Benchmark[] = [
     description: 'ControlNeXt branch + injection vs the plain UNet, per denoising step',
     run: async (a) => (await import('./networks.ts')).benchControlNeXtOverhead(a),
   },
+  {
+    name: 'sampler',
+    description: 'the whole generator at full size: 256×256, 14 frames, 2 steps, 1 window — seconds per stage',
+    run: async (a) => (await import('./sampler.ts')).benchSampler(a),
+  },
+  {
+    name: 'pose',
+    description: 'MediaPipe body + hands at 576×1024 incl. decode: frames/s, worker threads vs one thread',
+    run: async () => {
+      const { benchPose } = await import('../../pose/bench.ts');
+      const r = await benchPose();
+      const out: BenchResult = { model: r.model, size: `${r.width}x${r.height}`, speedup: r.speedup ?? 0 };
+      for (const run of r.runs) {
+        out[`${run.threads}_fps`] = run.fps;
+        out[`${run.threads}_cpuMsPerFrame`] = run.cpuMsPerFrame;
+        out[`${run.threads}_framesWithBody`] = `${run.framesWithBody}/${run.frames}`;
+        out[`${run.threads}_framesWithHand`] = `${run.framesWithHand}/${run.frames}`;
+      }
+      return out;
+    },
+  },
 ];
 
 export function findBenchmark(name: string): Benchmark | undefined {
