@@ -78,16 +78,20 @@ class WorkerLane implements Lane {
   static async start(specs: LandmarkerSpec[]): Promise<WorkerLane> {
     const worker = new Worker(workerBootstrap(), { eval: true, stdout: false, stderr: false });
     const lane = new WorkerLane(worker);
+    let detachExit = () => {};
     await new Promise<void>((resolve, reject) => {
       const onMessage = (m: WorkerReply) => {
         if (m.type === 'ready') { worker.off('message', onMessage); worker.off('error', onError); resolve(); }
         else if (m.type === 'error') { worker.off('message', onMessage); worker.off('error', onError); void worker.terminate(); reject(workerError(m)); }
       };
       const onError = (e: Error) => reject(new CnextError('POSE_DETECT', `Pose worker failed to start: ${e.message}`, { category: 'system', cause: e }));
+      const onExit = (code: number) => reject(new CnextError('POSE_DETECT', `Pose worker exited during start-up (code ${code})`, { category: 'system' }));
       worker.on('message', onMessage);
       worker.on('error', onError);
+      worker.once('exit', onExit);
+      detachExit = () => worker.off('exit', onExit);
       worker.postMessage({ type: 'init', specs } satisfies WorkerRequest);
-    });
+    }).finally(() => detachExit());
     worker.on('message', (m: WorkerReply) => lane.onReply(m));
     worker.on('error', (e) => lane.fail(new CnextError('POSE_DETECT', `Pose worker crashed: ${e.message}`, { category: 'system', cause: e })));
     worker.on('exit', (code) => { if (!lane.closing) lane.fail(new CnextError('POSE_DETECT', `Pose worker exited (code ${code})`, { category: 'system' })); });
