@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { CancelledError } from '../core/errors.ts';
 import { invalidParameterError } from '../core/is.ts';
-import type { GenerateOptions } from '../job/options.ts';
+import { DEFAULT_OPTIONS, type GenerateOptions } from '../job/options.ts';
 import type { JobInput, JobResult, JobRunOptions } from '../job/run.ts';
 import { pickReporter, type Reporter } from '../log/index.ts';
 import { expectedFor } from '../presets/issues.ts';
@@ -159,6 +159,7 @@ export async function runWithReporter(p: ParsedRun, deps: RunCliDeps = {}, resum
 }
 
 export function register(program: Command, deps: RunCliDeps = {}): void {
+  const D = DEFAULT_OPTIONS; // the dance-portrait preset's values, shown in --help
   program
     .command('run')
     .description('make the person in --ref perform the motion of --video (resumes when run again)')
@@ -167,19 +168,19 @@ export function register(program: Command, deps: RunCliDeps = {}): void {
     .requiredOption('--out <file.mp4>', 'result video')
     .option('--preset <name>', 'named settings (`cnext presets`); flags given override them (default dance-portrait)')
     .option('--models <dir>', 'models folder (default: $CNEXT_CACHE/models or ~/.cache/controlnext-motion/models)')
-    .option('--size <WxH>', 'output size, multiples of 64 (default 576x1024)')
-    .option('--stride <n>', 'use every n-th driving frame (default 2)')
-    .option('--max-frames <n>', 'at most n driving frames (default 240)')
-    .option('--steps <n>', 'denoising steps (default 25)')
-    .option('--seed <n>', 'random seed (default 42)')
-    .option('--guidance-min <x>', 'guidance at the first frame of a window (default 3)')
-    .option('--guidance-max <x>', 'guidance at the last frame of a window (default 3)')
-    .option('--frames-per-batch <n>', 'frames per sliding window (default 24)')
-    .option('--overlap <n>', 'frames shared by neighbouring windows (default 6)')
-    .option('--control-strength <x>', 'pose control strength (default 1)')
-    .option('--decode-chunk <n>', 'frames per VAE decode chunk (default 2)')
-    .option('--fit <mode>', 'fit the photo to the size: cover (crop) or pad (default cover)')
-    .option('--device <name>', 'cpu or cuda (default cpu)')
+    .option('--size <WxH>', `output size, multiples of 64 (default ${D.width}x${D.height})`)
+    .option('--stride <n>', `use every n-th driving frame (default ${D.stride})`)
+    .option('--max-frames <n>', `at most n driving frames (default ${D.maxFrames})`)
+    .option('--steps <n>', `denoising steps (default ${D.steps})`)
+    .option('--seed <n>', `random seed (default ${D.seed})`)
+    .option('--guidance-min <x>', `guidance at the first frame of a window (default ${D.minGuidance})`)
+    .option('--guidance-max <x>', `guidance at the last frame of a window (default ${D.maxGuidance})`)
+    .option('--frames-per-batch <n>', `frames per sliding window (default ${D.framesPerBatch})`)
+    .option('--overlap <n>', `frames shared by neighbouring windows (default ${D.overlap})`)
+    .option('--control-strength <x>', `pose control strength (default ${D.controlStrength})`)
+    .option('--decode-chunk <n>', `frames per VAE decode chunk (default ${D.decodeChunk})`)
+    .option('--fit <mode>', `fit the photo to the size: cover (crop) or pad (default ${D.fit})`)
+    .option('--device <name>', `cpu or cuda (default ${D.device})`)
     .option('--low-memory', 'keep fp16 weights fp16 and memory-mapped (about half the RAM, slower)')
     .option('--side-by-side <file.mp4>', 'also write driving | pose | result side by side')
     .option('--pose-video <file.mp4>', 'also write the aligned pose maps as a video')

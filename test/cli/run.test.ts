@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { buildProgram, main } from '../../src/cli/main.ts';
 import { INTERRUPTED, parseRunOptions } from '../../src/cli/run.ts';
 import { DEFAULT_OPTIONS } from '../../src/job/options.ts';
 import { DANCE, REF, tempDir, tinyModels } from '../job/helpers.ts';
@@ -50,6 +50,12 @@ describe('cnext run options', () => {
     expect(message({ device: 'tpu' })).toBe("Expected one of cpu, cuda for --device but received 'tpu' of type string");
     expect(message({ overlap: '8', framesPerBatch: '8' })).toBe('--overlap (8) must be smaller than --frames-per-batch (8)');
     expect(message({ preset: 'nope' })).toMatch(/^Unknown preset 'nope'; valid presets: dance-portrait, /);
+  });
+
+  it('--help', async () => {
+    const program = await buildProgram();
+    const run = program.commands.find((c) => c.name() === 'run')!;
+    expect(run.helpInformation()).toMatchSnapshot();
   });
 
   it('exits 2 with the message on stderr', async () => {
