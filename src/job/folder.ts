@@ -167,3 +167,46 @@ export function diskFullError(e: unknown, where: string): CnextError | null {
   }
   return null;
 }
+
+export const LOCK_FILE = 'job.lock';
+
+/**
+ * One process per job folder: `job.lock` holds the owner's pid. A lock whose process is gone (killed, crashed) is
+ * taken over. Returns the release function.
+ */
+export function lockJobDir(dir: string): () => void {
+  const file = path.join(dir, LOCK_FILE);
+  fs.mkdirSync(dir, { recursive: true });
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+      return () => {
+        try {
+          if (fs.readFileSync(file, 'utf8').trim() === String(process.pid)) fs.rmSync(file, { force: true });
+        } catch {
+          // already gone
+        }
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = Number(fs.readFileSync(file, 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+        throw new CnextError('JOB_BUSY', `Another cnext process (pid ${pid}) is working in the job folder ${dir}`, {
+          solutions: ['Wait for it to finish, or stop it (Ctrl-C) and run the command again', 'Or use another --job-dir'],
+        });
+      }
+      fs.rmSync(file, { force: true }); // stale: its process is gone
+    }
+  }
+  throw new CnextError('JOB_BUSY', `Cannot lock the job folder ${dir}`, { category: 'system' });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+

@@ -21,7 +21,7 @@ import { probeVideo, type Rational } from '../../video/probe.ts';
 import { composeSideBySide, sideBySideLayout } from '../../video/side-by-side.ts';
 import { loadModelComponents } from './components.ts';
 import {
-  clearJob, defaultJobDir, describeChanges, diskFullError, jobKey, poseKey, POSE_VIDEO_FILE, readJobRecord, versions,
+  clearJob, defaultJobDir, describeChanges, diskFullError, jobKey, lockJobDir, poseKey, POSE_VIDEO_FILE, readJobRecord, versions,
   writeJobRecord, type InputFile, type JobRecord,
 } from './folder.ts';
 import { generateParams, type GenerateOptions } from './options.ts';
@@ -108,6 +108,7 @@ export async function runJob(input: JobInput, run: JobRunOptions = {}): Promise<
   const jobDir = path.resolve(input.jobDir ?? defaultJobDir(out));
   const encoders: VideoEncoder[] = [];
   let where = jobDir;
+  let unlock = () => {};
   try {
     const result = await runStages();
     emit({ type: 'job-end', status: 'done', output: out, seconds: seconds() });
@@ -121,6 +122,8 @@ export async function runJob(input: JobInput, run: JobRunOptions = {}): Promise<
       error: isCnextError(err) ? err.message : err instanceof Error ? err.message : String(err),
     });
     throw err;
+  } finally {
+    unlock();
   }
 
   async function runStages(): Promise<JobResult> {
@@ -141,7 +144,7 @@ export async function runJob(input: JobInput, run: JobRunOptions = {}): Promise<
       models: { root: input.models ? path.resolve(input.models) : run.components ? '(given)' : modelsRoot(), key: modelsKey },
       versions: versions(), createdAt: now, updatedAt: now, stages: {},
     };
-    fs.mkdirSync(jobDir, { recursive: true });
+    unlock = lockJobDir(jobDir);
     const old = readJobRecord(jobDir);
     if (old && old.key !== record.key) {
       const changed = describeChanges(old, record);

@@ -1,9 +1,10 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defaultJobDir, describeChanges, diskFullError, jobKey, poseKey, type JobRecord } from '../../src/job/folder.ts';
+import { defaultJobDir, describeChanges, diskFullError, jobKey, lockJobDir, poseKey, type JobRecord } from '../../src/job/folder.ts';
 import { generateParams } from '../../src/job/options.ts';
 import { outputFps } from '../../src/job/poses.ts';
-import { SMALL } from './helpers.ts';
+import { SMALL, tempDir } from './helpers.ts';
 
 const inputs = {
   ref: { path: '/a/ref.jpg', bytes: 1, sha256: 'r'.repeat(64) },
@@ -62,5 +63,21 @@ describe('job folder', () => {
   it('windows are clipped to a short clip (one window; the overlap is moot)', () => {
     expect(generateParams(SMALL, 5)).toMatchObject({ framesPerBatch: 24, overlap: 4, steps: 2, seed: 7 });
     expect(generateParams(SMALL, 100)).toMatchObject({ overlap: 6 });
+  });
+
+  it('one process per job folder; a dead owner\'s lock is taken over', () => {
+    const dir = tempDir();
+    try {
+      const lock = path.join(dir, 'job.lock');
+      fs.writeFileSync(lock, `${process.ppid}\n`); // a live process
+      expect(() => lockJobDir(dir)).toThrow(`Another cnext process (pid ${process.ppid}) is working in the job folder ${dir}`);
+      fs.writeFileSync(lock, '2147483646\n'); // no such process
+      const release = lockJobDir(dir);
+      expect(fs.readFileSync(lock, 'utf8')).toBe(`${process.pid}\n`);
+      release();
+      expect(fs.existsSync(lock)).toBe(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

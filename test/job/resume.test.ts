@@ -35,6 +35,7 @@ it('resumes from the last checkpointed step and matches an uninterrupted run bit
   expect(fs.readdirSync(path.dirname(out)).filter((f) => !f.startsWith('.'))).toEqual([]); // no partial output
   const jobDir = path.join(dir, 'cut', '.result.mp4.cnext-job');
   expect(readJobRecord(jobDir)!.stages.denoise).toBeUndefined();
+  expect(fs.existsSync(path.join(jobDir, 'job.lock'))).toBe(false); // released on the way out
 
   // The uninterrupted reference, in its own job folder; it may reuse the poses (same inputs and pose options).
   const refOut = path.join(dir, 'whole', 'result.mp4');

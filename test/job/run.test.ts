@@ -54,6 +54,7 @@ describe('runJob', () => {
     expect(poses.frames.map((f: { index: number }) => f.index)).toEqual([0, 6, 12, 18]);
     expect(poses.canvas).toEqual({ width: 128, height: 256 });
     expect(fs.existsSync(path.join(r.jobDir, 'denoise.safetensors'))).toBe(true);
+    expect(fs.existsSync(path.join(r.jobDir, 'job.lock'))).toBe(false);
     expect(fs.readdirSync(path.join(dir, 'a')).filter((f) => f.includes('partial'))).toEqual([]);
 
     // events: stages in order, one params event, ends with job-end done
