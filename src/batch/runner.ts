@@ -163,9 +163,8 @@ export async function runBatch(items: readonly BatchItem[], deps: BatchDeps, o: 
       }
     }
     const st = status === 'done' || status === 'skipped' ? stat(it.output) : null;
-    const prev = prevByOutput.get(path.resolve(it.output));
     report[it.index] = {
-      ...report[it.index]!, status, seconds: status === 'skipped' ? (prev?.seconds ?? 0) : secs(),
+      ...report[it.index]!, status, seconds: secs(),
       ...(error ? { error } : {}), ...(key ? { key } : {}), ...(st ? { bytes: st.bytes, mtimeMs: st.mtimeMs } : {}),
     };
     emit({ type: 'item-end', index: it.index, items: n, name: it.name, status, seconds: secs(), output: it.output, ...(error ? { error } : {}) });

@@ -116,16 +116,21 @@ function crc32(buf: Buffer): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-/** The kitty graphics sequence that shows RGB pixels in cols×rows cells at the cursor (image id `id`, replaced). */
-export function kittyImage(rgb: Uint8Array, width: number, height: number, cols: number, rows: number, id = 7331): string {
+/** Kitty graphics: transmits RGB pixels as image `id` (replacing the previous one with that id), not shown yet. */
+export function kittyTransmit(rgb: Uint8Array, width: number, height: number, id = 7331): string {
   const data = Buffer.from(rgb.buffer, rgb.byteOffset, width * height * 3).toString('base64');
-  const parts: string[] = [`\x1b_Ga=d,d=I,i=${id},q=2\x1b\\`]; // drop the previous preview
+  const parts: string[] = [`\x1b_Ga=d,d=I,i=${id},q=2\x1b\\`]; // drop the previous preview and its placements
   for (let i = 0; i < data.length; i += 4096) {
     const more = i + 4096 < data.length ? 1 : 0;
-    const head = i === 0 ? `a=T,f=24,s=${width},v=${height},c=${cols},r=${rows},i=${id},C=1,q=2,m=${more}` : `m=${more}`;
+    const head = i === 0 ? `a=t,f=24,s=${width},v=${height},i=${id},q=2,m=${more}` : `m=${more}`;
     parts.push(`\x1b_G${head};${data.slice(i, i + 4096)}\x1b\\`);
   }
   return parts.join('');
+}
+
+/** Kitty graphics: shows image `id` in cols×rows cells at the cursor (placement 1, so it moves rather than piles up). */
+export function kittyPlace(cols: number, rows: number, id = 7331): string {
+  return `\x1b_Ga=p,i=${id},p=1,c=${cols},r=${rows},C=1,q=2\x1b\\`;
 }
 
 /** The iTerm2 inline-image sequence (OSC 1337) for cols×rows cells at the cursor. */

@@ -1,12 +1,12 @@
 // The ink TUI as a JobEvent consumer: `startTui(...)` renders <JobView>, returns `emit` for the job and `stop()`
 // that prints the last frame and unmounts. Image previews (kitty/iTerm2) are written out of band after each ink
-// frame into the blank box <Preview> reserves at the bottom of the live region (the cursor sits on the line below
-// it after a frame, so the box starts `rows` lines up).
+// frame into the blank box <Preview> reserves at the bottom of the live region (after a frame the cursor sits on the
+// line below it, so the box starts `rows` lines up).
 import { render } from 'ink';
 import type { EmitFn } from '../core/events.ts';
 import { JobView } from './components/JobView.tsx';
 import type { PreviewBox } from './components/Preview.tsx';
-import { detectImageProtocol, fitCells, itermImage, kittyImage, resample, type ImageProtocol } from './preview.ts';
+import { detectImageProtocol, fitCells, itermImage, kittyPlace, kittyTransmit, resample, type ImageProtocol } from './preview.ts';
 import type { UiEvent } from './state.ts';
 import { createUiStore, type UiStore } from './store.ts';
 
@@ -43,25 +43,34 @@ export function startTui(o: TuiOptions): Tui {
     cancelled = true;
     o.onCancel();
   };
-  let drawnSeq = -1;
+  // Image previews: ink rewrites the live region on every frame, so the image is drawn again after each one —
+  // kitty keeps the pixels (transmitted once per preview) and only gets a placement; iTerm2 gets the (small) PNG.
+  let cached: { seq: number; cols: number; rows: number; escape: string } | undefined;
   const drawImage = () => {
     const s = store.getState();
     const p = s.preview;
-    if (protocol === 'text' || protocol === 'none' || !p || p.seq === drawnSeq || s.end || s.batchEnd) return;
-    drawnSeq = p.seq;
-    const { cols, rows } = fitCells(p.width, p.height, previewBox.maxCols, previewBox.maxRows);
-    // a few pixels per cell are plenty for a preview, and keep the escape small
-    const w = Math.min(p.width, cols * 8);
-    const h = Math.min(p.height, rows * 16);
-    const rgb = w === p.width && h === p.height ? p.rgb : resample(p.rgb, p.width, p.height, w, h);
-    const image = protocol === 'kitty' ? kittyImage(rgb, w, h, cols, rows) : itermImage(rgb, w, h, cols, rows);
-    stdout.write(`\x1b7\x1b[${rows}A\r${image}\x1b8`);
+    if (protocol === 'text' || protocol === 'none' || !p || s.end || s.batchEnd) return;
+    let transmit = '';
+    if (cached?.seq !== p.seq) {
+      const { cols, rows } = fitCells(p.width, p.height, previewBox.maxCols, previewBox.maxRows);
+      // a few pixels per cell are plenty for a preview, and keep the escape small
+      const w = Math.min(p.width, cols * (protocol === 'kitty' ? 8 : 4));
+      const h = Math.min(p.height, rows * (protocol === 'kitty' ? 16 : 8));
+      const rgb = w === p.width && h === p.height ? p.rgb : resample(p.rgb, p.width, p.height, w, h);
+      if (protocol === 'kitty') {
+        transmit = kittyTransmit(rgb, w, h);
+        cached = { seq: p.seq, cols, rows, escape: kittyPlace(cols, rows) };
+      } else {
+        cached = { seq: p.seq, cols, rows, escape: itermImage(rgb, w, h, cols, rows) };
+      }
+    }
+    stdout.write(`${transmit}\x1b7\x1b[${cached.rows}A\r${cached.escape}\x1b8`);
   };
   const keys = Boolean(stdin.isTTY);
   const ink = render(
     <JobView store={store} onCancel={onCancel} resumeCommand={o.resumeCommand} protocol={protocol} previewBox={previewBox} tickMs={o.tickMs} memory={o.memory} keys={keys} />,
     {
-      stdout, stdin, exitOnCtrlC: false, patchConsole: false, incrementalRendering: true,
+      stdout, stdin, exitOnCtrlC: false, patchConsole: false,
       onRender: () => setImmediate(drawImage),
     },
   );

@@ -26,7 +26,8 @@ export interface StageState {
 export type FinishedLine =
   | { readonly key: string; readonly kind: 'stage'; readonly stage: StageState }
   | { readonly key: string; readonly kind: 'item'; readonly name: string; readonly status: ItemStatus; readonly seconds: number; readonly error?: string; readonly index: number; readonly items: number }
-  | { readonly key: string; readonly kind: 'warn'; readonly message: string };
+  | { readonly key: string; readonly kind: 'warn'; readonly message: string }
+  | { readonly key: string; readonly kind: 'item-start'; readonly name: string; readonly index: number; readonly items: number; readonly preset: string; readonly output: string };
 
 export interface Preview {
   readonly stage: StageName;
@@ -118,7 +119,10 @@ export function reduce(s: UiState, e: UiEvent, now: number): UiState {
       return s;
     case 'item-start':
       // a new job: the previous item's live state goes; its finished lines stay above
-      return { ...s, item: e, stages: [], warnings: [], preview: undefined, params: undefined, preset: e.preset, end: undefined, lastInfo: undefined, output: undefined };
+      return {
+        ...s, item: e, stages: [], warnings: [], preview: undefined, params: undefined, preset: e.preset, end: undefined, lastInfo: undefined, output: undefined,
+        finished: [...s.finished, { key: key('item-start'), kind: 'item-start', name: e.name, index: e.index, items: e.items, preset: e.preset, output: e.output }],
+      };
     case 'item-end':
       return {
         ...s, stages: [],

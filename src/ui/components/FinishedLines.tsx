@@ -11,6 +11,13 @@ export function FinishedLines({ lines }: { lines: readonly FinishedLine[] }) {
     <Static items={[...lines]}>
       {(l) => {
         if (l.kind === 'stage') return <FinishedStage key={l.key} st={l.stage} />;
+        if (l.kind === 'item-start') {
+          return (
+            <Text key={l.key} bold>
+              {`── [${l.index + 1}/${l.items}] ${l.name} → ${l.output} (${l.preset})`}
+            </Text>
+          );
+        }
         if (l.kind === 'warn') {
           return (
             <Text key={l.key} color="yellow">

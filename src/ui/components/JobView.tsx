@@ -46,14 +46,18 @@ export function JobView(props: JobViewProps) {
       {s.item && !s.batchEnd ? (
         <Text bold>{`[${s.item.index + 1}/${s.item.items}] ${s.item.name}`}</Text>
       ) : null}
-      <ParamsLine preset={s.preset} params={s.params} />
+      {s.batchEnd ? null : <ParamsLine preset={s.preset} params={s.params} />}
       {s.stages.map((st) => (
         <RunningStage key={st.stage} st={st} now={now} barWidth={props.barWidth} />
       ))}
-      {s.lastInfo && !end ? <Text dimColor>{s.lastInfo}</Text> : null}
+      {s.lastInfo && !end ? (
+        <Text dimColor wrap="truncate-end">
+          {s.lastInfo}
+        </Text>
+      ) : null}
       {s.warnings.length && !end ? <Text color="yellow">{`${s.warnings.length} warning${s.warnings.length > 1 ? 's' : ''} (above)`}</Text> : null}
       {end ? (
-        <EndMessage status={end.status} seconds={end.seconds} output={s.end?.output ?? s.output} error={s.end?.error} resumeCommand={resumeCommand} batch={s.batchEnd?.report} />
+        <EndMessage status={end.status} seconds={end.seconds} output={s.batchEnd ? undefined : (s.end?.output ?? s.output)} error={s.end?.error} resumeCommand={resumeCommand} batch={s.batchEnd?.report} />
       ) : (
         <Text dimColor>
           {`memory ${formatBytes(rss)} · elapsed ${formatDuration((now - s.startedAt) / 1000)} · `}

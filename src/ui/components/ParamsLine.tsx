@@ -1,5 +1,5 @@
 // The resolved preset and the parameters that decide speed and look, on one or two lines.
-import { Box, Text } from 'ink';
+import { Text } from 'ink';
 
 const num = (v: unknown): string | undefined => (typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined);
 
@@ -23,9 +23,9 @@ export function paramsSummary(p: Readonly<Record<string, unknown>>): string[] {
 export function ParamsLine({ preset, params }: { preset?: string; params?: Readonly<Record<string, unknown>> }) {
   if (!preset && !params) return null;
   return (
-    <Box>
+    <Text wrap="truncate-end">
       <Text color="magenta">{preset ? `${preset}  ` : ''}</Text>
       <Text dimColor>{params ? paramsSummary(params).join(' · ') : ''}</Text>
-    </Box>
+    </Text>
   );
 }

@@ -34,7 +34,7 @@ export function RunningStage({ st, now, barWidth }: { st: StageState; now: numbe
   const fraction = st.total ? st.done / st.total : undefined;
   const eta = etaSeconds(st);
   return (
-    <Box>
+    <Text wrap="truncate-end">
       <Text color="yellow">{'▸ '}</Text>
       <Text bold>{STAGE_LABELS[st.stage].padEnd(LABEL_WIDTH)}</Text>
       <ProgressBar fraction={fraction} width={barWidth} />
@@ -42,13 +42,13 @@ export function RunningStage({ st, now, barWidth }: { st: StageState; now: numbe
       <Text>{counts(st)}</Text>
       <Text dimColor>{`  ${formatDuration((now - st.startedAt) / 1000)}`}</Text>
       <Text color="cyan">{st.total !== undefined ? ` · ETA ${formatDuration(eta)}` : ''}</Text>
-    </Box>
+    </Text>
   );
 }
 
 export function FinishedStage({ st }: { st: StageState }) {
   const skipped = st.status === 'skipped';
-  const what = st.total !== undefined ? `${st.done}/${st.total}${st.unit ? ` ${st.unit}` : ''}` : '';
+  const what = st.total !== undefined && st.done > 0 ? `${st.done}/${st.total}${st.unit && st.step === undefined ? ` ${st.unit}` : ''}` : '';
   return (
     <Box>
       <Text color={skipped ? 'gray' : 'green'}>{skipped ? '↷ ' : '✓ '}</Text>
