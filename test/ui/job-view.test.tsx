@@ -95,4 +95,22 @@ describe('JobView', () => {
     expect(frames()).toContain('[1/3] a.mp4: skipped');
     expect(frame()).toMatchSnapshot();
   });
+
+  it('text preview: the latest preview as coloured half blocks under a caption', async () => {
+    const store = createUiStore(() => 0);
+    const ui = render(<JobView store={store} onCancel={() => {}} tickMs={0} memory={() => 0} protocol="text" previewBox={{ maxCols: 8, maxRows: 4 }} />);
+    const rgb = new Uint8Array(16 * 32 * 3).fill(0);
+    for (let i = 0; i < 16 * 16; i++) rgb.set([0, 255, 0], i * 3); // upper half green, lower half black
+    store.push({ type: 'preview', stage: 'render', width: 16, height: 32, rgb });
+    await tick();
+    const lines = (ui.lastFrame() ?? '').split('\n');
+    const at = lines.findIndex((l) => plain(l) === 'preview: render (16×32)');
+    expect(at).toBeGreaterThan(-1);
+    // 16×32 in 8×4 cells → 4 columns × 4 rows; rows 0–1 green, rows 2–3 black
+    const rows = lines.slice(at + 1, at + 5);
+    expect(rows.map((l) => plain(l))).toEqual(['▀▀▀▀', '▀▀▀▀', '▀▀▀▀', '▀▀▀▀']);
+    expect(rows[0]).toContain('\x1b[38;2;0;255;0m\x1b[48;2;0;255;0m▀');
+    expect(rows[3]).toContain('\x1b[38;2;0;0;0m\x1b[48;2;0;0;0m▀');
+    ui.unmount();
+  });
 });
