@@ -77,6 +77,9 @@ export function planBatch(p: PlanInput): BatchItem[] {
     if (path.extname(output).toLowerCase() !== '.mp4') {
       return { ...base, problem: new CnextError('INVALID_PARAMETER', `${r.where}: the output ${output} must end in .mp4`) };
     }
+    if (output === path.resolve(r.video) || (itemRef && output === path.resolve(itemRef))) {
+      return { ...base, problem: new CnextError('BATCH_OUTPUT_IS_INPUT', `${r.where}: the output ${output} is this item's input; choose another --out folder`) };
+    }
     const dup = seen.get(output);
     if (dup) return { ...base, problem: new CnextError('BATCH_DUPLICATE_OUTPUT', `${r.where}: ${output} is also the output of ${dup}`) };
     seen.set(output, name);

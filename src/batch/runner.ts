@@ -116,9 +116,11 @@ export async function runBatch(items: readonly BatchItem[], deps: BatchDeps, o: 
     const p = verdict(next).then(async (v) => {
       if (v !== 'run' || signal.aborted) return;
       emit({ type: 'log', level: 'info', message: `extracting the poses of ${next.name} in the background` });
-      // the item's own pose events would mix with the running item's; only its warnings are kept (they reappear
-      // when the item runs and reuses the poses)
-      await deps.prefetch!(next, { emit: () => {}, signal });
+      // its stage events would mix with the running item's: only its warnings are passed on, named
+      const warn: EmitFn = (e) => {
+        if (e.type === 'log' && e.level === 'warn') emit({ ...e, message: `${next.name}: ${e.message}` });
+      };
+      await deps.prefetch!(next, { emit: warn, signal });
     });
     prefetches.set(next.index, p.catch(() => {})); // a failed prefetch is redone (and reported) by the item itself
   };

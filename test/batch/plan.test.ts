@@ -50,6 +50,12 @@ describe('planBatch', () => {
     expect(items[2]!.problem?.message).toBe(`${path.join(root, 'm.csv')}:4: ${path.join(root, 'out', 'a.mp4')} is also the output of a.mp4`);
     expect(items[3]!.problem?.message).toBe('No reference photo for d.mp4');
   });
+  it('an output that is the input (OUTDIR = DIR) fails that item', () => {
+    const root = mk({ 'a.mp4': 'x', 'b.mov': 'x', 'me.jpg': 'x' });
+    const items = planBatch({ dir: root, outDir: root, ref: path.join(root, 'me.jpg'), presets });
+    expect(items[0]!.problem?.message).toBe(`${path.join(root, 'a.mp4')}: the output ${path.join(root, 'a.mp4')} is this item's input; choose another --out folder`);
+    expect(items[1]!.problem).toBeUndefined(); // b.mov → b.mp4 is a new file
+  });
   it('whole-batch errors: bad --preset or flag, no videos', () => {
     const root = mk({ 'a.mp4': 'x', 'sub/b.mp4': 'x' });
     expect(() => planBatch({ dir: root, outDir: path.join(root, 'out'), preset: 'fast', presets })).toThrow(
