@@ -139,7 +139,9 @@ export async function runWithReporter(p: ParsedRun, deps: RunCliDeps = {}, resum
   };
   process.on('SIGINT', onSigint);
   try {
-    reporter = await pickReporter({ json: p.json, tty: Boolean(stdout.isTTY), stdout, onCancel: () => ac.abort(), resumeCommand, tui: deps.tui });
+    // CI logs and CNEXT_NO_TUI=1 get plain lines even on a pseudo-terminal.
+    const tty = Boolean(stdout.isTTY) && !process.env.CI;
+    reporter = await pickReporter({ json: p.json, tty, stdout, onCancel: () => ac.abort(), resumeCommand, tui: deps.tui ?? !process.env.CNEXT_NO_TUI });
     const { runJob } = await import('../job/run.ts'); // onnxruntime and the networks load only for a run
     const result = await runJob(p.job, { ...deps.run, emit: reporter.emit, signal: ac.signal });
     return result;

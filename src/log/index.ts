@@ -1,6 +1,6 @@
 // Picks the consumer of a job's event stream — the one place that decides:
 //   --json            → NDJSON on stdout (one event per line)
-//   a terminal (TTY)  → the ink TUI (src/ui), unless disabled
+//   a terminal (TTY)  → the ink TUI (src/ui), unless disabled (the run command passes CI / CNEXT_NO_TUI as tty/tui)
 //   otherwise         → plain line logs
 import type { LogEvent } from './plain.ts';
 import { createPlainLog } from './plain.ts';
