@@ -40,13 +40,15 @@ export interface BatchFlags {
   readonly preset?: string;
   readonly models?: string;
   readonly json: boolean;
+  /** Extract the next item's poses while the current one generates (default true). */
+  readonly prefetch: boolean;
   /** Generation flags the user gave, keyed as presets are (width, height, minGuidance, …). */
   readonly flags: Partial<Record<PresetKey, unknown>>;
 }
 
 /** commander's raw options → checked flags (the first problem → a parameter error naming the flag). */
 export function parseBatchOptions(dir: string, raw: Record<string, unknown>): BatchFlags {
-  const { out, ref, recursive, manifest, ...rest } = raw;
+  const { out, ref, recursive, manifest, prefetch, ...rest } = raw;
   if (typeof out !== 'string' || !out) throw invalidParameterError('--out', 'output folder', out);
   if (path.extname(out).toLowerCase() === '.mp4') throw invalidParameterError('--out', 'output folder (not a .mp4 file)', out);
   const input: Record<string, unknown> = {};
@@ -76,7 +78,8 @@ export function parseBatchOptions(dir: string, raw: Record<string, unknown>): Ba
   }
   return {
     dir, out, ref: typeof ref === 'string' ? ref : undefined, recursive: recursive === true,
-    manifest: typeof manifest === 'string' ? manifest : undefined, preset: f.preset, models: f.models, json: f.json ?? false, flags,
+    manifest: typeof manifest === 'string' ? manifest : undefined, preset: f.preset, models: f.models, json: f.json ?? false,
+    prefetch: prefetch !== false, flags,
   };
 }
 
@@ -124,7 +127,7 @@ export async function runBatchCommand(f: BatchFlags, deps: BatchCliDeps = {}, re
       runItem = (it, ctx) =>
         runJob({ ref: it.ref, video: it.video, out: it.output, options: it.options, preset: it.preset, models: f.models }, { ...deps.run, emit: ctx.emit, signal: ctx.signal });
     }
-    const prefetch = deps.prefetch === null ? undefined : (deps.prefetch ?? (await import('../batch/prefetch.ts')).prefetchPoses);
+    const prefetch = deps.prefetch === null || !f.prefetch ? undefined : (deps.prefetch ?? (await import('../batch/prefetch.ts')).prefetchPoses);
     const report = await runBatch(items, { runItem, prefetch, modelsKey }, { outDir: f.out, emit: reporter.emit, signal: ac.signal });
     await reporter.close();
     reporter = undefined;
@@ -177,6 +180,7 @@ export function register(program: Command, deps: BatchCliDeps = {}): void {
     .option('--fit <mode>', 'fit the photo to the size: cover (crop) or pad (default cover)')
     .option('--device <name>', 'cpu or cuda (default cpu)')
     .option('--low-memory', 'keep fp16 weights fp16 and memory-mapped (about half the RAM, slower)')
+    .option('--no-prefetch', "don't extract the next video's poses while the current one generates (less memory)")
     .option('--json', 'NDJSON events on stdout, one per line (the summary goes to stderr)')
     .action(async (dir: string, raw: Record<string, unknown>) => {
       const f = parseBatchOptions(dir, raw);
