@@ -61,15 +61,13 @@ export function halfToFloat(h: number): number {
   return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
-/** number → IEEE half bits, round to nearest even. */
-export function floatToHalf(v: number): number {
-  f16Buf.setFloat32(0, v);
-  const x = f16Buf.getUint32(0);
+/** float32 bits → IEEE half bits, round to nearest even (the bit-level form of floatToHalf, for hot loops). */
+export function halfFromF32Bits(x: number): number {
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
   if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
+  const e = exp - 112; // rebias 127 → 15
   if (e >= 0x1f) return sign | 0x7c00;
   if (e <= 0) {
     if (e < -10) return sign;
@@ -83,8 +81,14 @@ export function floatToHalf(v: number): number {
   }
   let h = (e << 10) | (mant >> 13);
   const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // a carry may round up into the exponent (→ inf): correct
   return sign | h;
+}
+
+/** number → IEEE half bits, round to nearest even. */
+export function floatToHalf(v: number): number {
+  f16Buf.setFloat32(0, v);
+  return halfFromF32Bits(f16Buf.getUint32(0));
 }
 
 export function bf16ToFloat(b: number): number {

@@ -1,6 +1,7 @@
 // safetensors: 8-byte little-endian header length N, N bytes of JSON, then raw little-endian data.
 // Spec: https://github.com/huggingface/safetensors (format section). We read only the header.
 import fs from 'node:fs';
+import { withAtomicFile } from '../core/atomic-file.ts';
 import { CnextError } from '../core/errors.ts';
 import { bf16ToFloat, halfToFloat, type Tensor } from '../core/tensor.ts';
 import { withFileSource, type ByteSource } from './byte-source.ts';
@@ -134,30 +135,7 @@ export function writeSafetensors(
   metadata?: Record<string, string>,
 ): void {
   const list: Array<[string, TensorToWrite]> = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
-  const header: Record<string, unknown> = {};
-  if (metadata) header.__metadata__ = metadata;
-  let off = 0;
-  for (const [name, t] of list) {
-    const bytes = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
-    if (bytes !== t.data.byteLength) throw new RangeError(`tensor ${name}: ${t.data.byteLength} bytes for ${bytes} expected`);
-    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + bytes] };
-    off += bytes;
-  }
-  const raw = Buffer.from(JSON.stringify(header), 'utf8');
-  const headerBytes = Buffer.concat([raw, Buffer.alloc((8 - (raw.length % 8)) % 8, 0x20)]);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(headerBytes.length));
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, len);
-    fs.writeSync(fd, headerBytes);
-    for (const [, t] of list) fs.writeSync(fd, t.data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
+  writeSafetensorsStream(file, list.map(([name, t]) => [name, { dtype: t.dtype, shape: t.shape, chunks: () => [t.data] }] as const), metadata);
 }
 
 export interface TensorStreamToWrite {
@@ -191,9 +169,7 @@ export function writeSafetensorsStream(
   const headerBytes = Buffer.concat([raw, Buffer.alloc((8 - (raw.length % 8)) % 8, 0x20)]);
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(headerBytes.length));
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
+  withAtomicFile(file, (fd) => {
     fs.writeSync(fd, len);
     fs.writeSync(fd, headerBytes);
     tensors.forEach(([name, t], i) => {
@@ -205,12 +181,5 @@ export function writeSafetensorsStream(
       }
       if (written !== sizes[i]) throw new RangeError(`tensor ${name}: ${written} bytes for ${sizes[i]} expected`);
     });
-    fs.fsyncSync(fd);
-  } catch (e) {
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-  fs.closeSync(fd);
-  fs.renameSync(tmp, file);
+  });
 }

@@ -2,7 +2,7 @@
 // benchmarks of any size. Deterministic: a tensor's values depend only on (seed, name, shape, init), not on
 // the file format, the order of the spec, or the chunking, so the same spec written both ways holds the
 // same numbers. Written tensor by tensor in 1 M-element pieces: a 3 GB UNet never sits in memory.
-import { halfToFloat } from '../core/tensor.ts';
+import { halfFromF32Bits, halfToFloat } from '../core/tensor.ts';
 import { writeSafetensorsStream, type TensorStreamToWrite } from './safetensors.ts';
 import {
   contiguousStride, writeTorchZip, type TorchStorageToWrite, type TorchTensorToWrite, type TorchZipWriteOptions,
@@ -156,30 +156,6 @@ export function* syntheticChunks(t: SyntheticTensorSpec, shape: readonly number[
     }
     yield new Uint8Array(h.buffer);
   }
-}
-
-/** float32 bits → IEEE half bits, round to nearest even (core's floatToHalf on raw bits, for speed). */
-export function halfFromF32Bits(x: number): number {
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 112; // rebias 127 → 15
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let h = mant >> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && h & 1)) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // a carry may round up into the exponent (→ inf): correct
-  return sign | h;
 }
 
 /** All values of one synthetic tensor as float32 (tests; small tensors). */

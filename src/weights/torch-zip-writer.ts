@@ -4,6 +4,7 @@
 // key, 'cpu', numel) memoized like CPython's pickler. Storages are streamed piece by piece.
 import fs from 'node:fs';
 import zlib from 'node:zlib';
+import { withAtomicFile } from '../core/atomic-file.ts';
 import { STORAGE_DTYPES } from './unpickler.ts';
 import { DTYPE_BYTES, type WeightDType } from './weight-source.ts';
 
@@ -205,57 +206,55 @@ export function writeTorchZip(
   if (byKey.size !== storages.length) throw new RangeError('duplicate storage keys');
   const pkl = options.dataPkl ?? pickleStateDict(tensors, byKey);
 
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w');
-  let pos = 0;
-  const write = (b: Uint8Array) => { fs.writeSync(fd, b, 0, b.byteLength, pos); pos += b.byteLength; };
-  const central: CentralRecord[] = [];
+  withAtomicFile(file, (fd) => {
+    let pos = 0;
+    const write = (b: Uint8Array) => { fs.writeSync(fd, b, 0, b.byteLength, pos); pos += b.byteLength; };
+    const central: CentralRecord[] = [];
 
-  const addEntry = (name: string, size: number, chunks: Iterable<Uint8Array>) => {
-    const nameBuf = Buffer.from(`${prefix}/${name}`, 'utf8');
-    const offset = pos;
-    const zip64 = force || size >= U32_MAX;
-    // Local header: crc patched after the data; zip64 sizes in extra id 1; "FB" padding to a 64-byte boundary.
-    const z64 = zip64 ? 20 : 0;
-    const unpadded = offset + 30 + nameBuf.length + z64 + 4;
-    const pad = (64 - (unpadded % 64)) % 64;
-    const h = Buffer.alloc(30 + nameBuf.length + z64 + 4 + pad, 0x5a); // 'Z' fill, as torch pads
-    h.writeUInt32LE(0x04034b50, 0);
-    h.writeUInt16LE(zip64 ? 45 : 20, 4);
-    h.writeUInt16LE(0x0800, 6); // UTF-8 names
-    h.writeUInt16LE(0, 8); // STORED
-    h.writeUInt32LE(0, 10); // DOS time, date
-    h.writeUInt32LE(0, 14); // crc, patched below
-    h.writeUInt32LE(zip64 ? U32_MAX : size, 18);
-    h.writeUInt32LE(zip64 ? U32_MAX : size, 22);
-    h.writeUInt16LE(nameBuf.length, 26);
-    h.writeUInt16LE(z64 + 4 + pad, 28);
-    nameBuf.copy(h, 30);
-    let e = 30 + nameBuf.length;
-    if (zip64) {
-      h.writeUInt16LE(1, e); h.writeUInt16LE(16, e + 2);
-      h.writeBigUInt64LE(BigInt(size), e + 4); h.writeBigUInt64LE(BigInt(size), e + 12);
-      e += 20;
-    }
-    h.write('FB', e, 'latin1');
-    h.writeUInt16LE(pad, e + 2);
-    write(h);
-    let crc = 0;
-    let written = 0;
-    for (const c of chunks) {
-      written += c.byteLength;
-      if (written > size) break;
-      crc = zlib.crc32(c, crc);
-      write(c);
-    }
-    if (written !== size) throw new RangeError(`entry ${name}: ${written} bytes for ${size} expected`);
-    const crcBuf = Buffer.alloc(4);
-    crcBuf.writeUInt32LE(crc >>> 0);
-    fs.writeSync(fd, crcBuf, 0, 4, offset + 14);
-    central.push({ name: nameBuf, crc: crc >>> 0, size, offset });
-  };
+    const addEntry = (name: string, size: number, chunks: Iterable<Uint8Array>) => {
+      const nameBuf = Buffer.from(`${prefix}/${name}`, 'utf8');
+      const offset = pos;
+      const zip64 = force || size >= U32_MAX;
+      // Local header: crc patched after the data; zip64 sizes in extra id 1; "FB" padding to a 64-byte boundary.
+      const z64 = zip64 ? 20 : 0;
+      const unpadded = offset + 30 + nameBuf.length + z64 + 4;
+      const pad = (64 - (unpadded % 64)) % 64;
+      const h = Buffer.alloc(30 + nameBuf.length + z64 + 4 + pad, 0x5a); // 'Z' fill, as torch pads
+      h.writeUInt32LE(0x04034b50, 0);
+      h.writeUInt16LE(zip64 ? 45 : 20, 4);
+      h.writeUInt16LE(0x0800, 6); // UTF-8 names
+      h.writeUInt16LE(0, 8); // STORED
+      h.writeUInt32LE(0, 10); // DOS time, date
+      h.writeUInt32LE(0, 14); // crc, patched below
+      h.writeUInt32LE(zip64 ? U32_MAX : size, 18);
+      h.writeUInt32LE(zip64 ? U32_MAX : size, 22);
+      h.writeUInt16LE(nameBuf.length, 26);
+      h.writeUInt16LE(z64 + 4 + pad, 28);
+      nameBuf.copy(h, 30);
+      let e = 30 + nameBuf.length;
+      if (zip64) {
+        h.writeUInt16LE(1, e); h.writeUInt16LE(16, e + 2);
+        h.writeBigUInt64LE(BigInt(size), e + 4); h.writeBigUInt64LE(BigInt(size), e + 12);
+        e += 20;
+      }
+      h.write('FB', e, 'latin1');
+      h.writeUInt16LE(pad, e + 2);
+      write(h);
+      let crc = 0;
+      let written = 0;
+      for (const c of chunks) {
+        written += c.byteLength;
+        if (written > size) break;
+        crc = zlib.crc32(c, crc);
+        write(c);
+      }
+      if (written !== size) throw new RangeError(`entry ${name}: ${written} bytes for ${size} expected`);
+      const crcBuf = Buffer.alloc(4);
+      crcBuf.writeUInt32LE(crc >>> 0);
+      fs.writeSync(fd, crcBuf, 0, 4, offset + 14);
+      central.push({ name: nameBuf, crc: crc >>> 0, size, offset });
+    };
 
-  try {
     addEntry('data.pkl', pkl.length, [pkl]);
     addEntry('byteorder', 6, [Buffer.from('little')]);
     for (const s of storages) addEntry(`data/${s.key}`, s.numel * DTYPE_BYTES[s.dtype], s.chunks());
@@ -308,12 +307,5 @@ export function writeTorchZip(
     end.writeUInt32LE(force ? U32_MAX : Math.min(cdSize, U32_MAX), 88);
     end.writeUInt32LE(force ? U32_MAX : Math.min(cdStart, U32_MAX), 92);
     write(end);
-    fs.fsyncSync(fd);
-  } catch (e) {
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-  fs.closeSync(fd);
-  fs.renameSync(tmp, file);
+  });
 }
