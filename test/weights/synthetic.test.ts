@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { floatToHalf } from '../../src/core/tensor.ts';
 import { readSafetensorsHeader, readEntryBytes, writeSafetensors, writeSafetensorsStream } from '../../src/weights/safetensors.ts';
 import {
   GaussianStream, specOf, syntheticChunks, syntheticInit, syntheticValues,
