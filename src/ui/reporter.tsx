@@ -39,8 +39,15 @@ export function startTui(o: TuiOptions): Tui {
   const store = createUiStore(o.clock);
   let cancelled = false;
   const onCancel = () => {
-    if (!cancelled) store.cancelling();
+    if (cancelled) {
+      // a second q / Ctrl-C while a long step finishes: quit at once (outputs are written atomically; the job
+      // folder keeps the last finished step)
+      ink.unmount();
+      stdout.write('\nStopped at once. Run the same command again to resume.\n');
+      process.exit(130);
+    }
     cancelled = true;
+    store.cancelling();
     o.onCancel();
   };
   // Image previews: ink rewrites the live region on every frame, so the image is drawn again after each one —

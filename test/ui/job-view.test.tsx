@@ -70,7 +70,7 @@ describe('JobView', () => {
     expect(onCancel).toHaveBeenCalledTimes(1);
     store.cancelling();
     await at(1);
-    expect(frame()).toContain('stopping…');
+    expect(frame()).toContain('memory 734.0 MiB · elapsed 0:01 · stopping after the current step… (q again: quit at once)');
     await at(2, { type: 'job-end', status: 'cancelled', seconds: 2 });
     expect(frame()).toMatchSnapshot();
     expect(frame()).toContain('Resume with the same command:\n  cnext run --ref me.jpg --video dance.mp4 --out me.mp4');

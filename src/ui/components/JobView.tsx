@@ -61,7 +61,7 @@ export function JobView(props: JobViewProps) {
       ) : (
         <Text dimColor>
           {`memory ${formatBytes(rss)} · elapsed ${formatDuration((now - s.startedAt) / 1000)} · `}
-          {s.cancelling ? <Text color="yellow">stopping…</Text> : 'q to stop'}
+          {s.cancelling ? <Text color="yellow">stopping after the current step… (q again: quit at once)</Text> : 'q to stop'}
         </Text>
       )}
       {!end ? <Preview preview={s.preview} protocol={protocol} box={previewBox} /> : null}
