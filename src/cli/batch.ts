@@ -14,6 +14,7 @@ import { pickReporter, type Reporter } from '../log/index.ts';
 import { expectedFor } from '../presets/issues.ts';
 import type { PresetKey, PresetsContext } from '../presets/index.ts';
 import { planBatch, type BatchItem } from '../batch/plan.ts';
+import { addGenerationOptions } from './run.ts';
 import { formatSummary, type BatchReport } from '../batch/report.ts';
 import { runBatch, type BatchDeps } from '../batch/runner.ts';
 import { EXIT_INTERRUPTED, INTERRUPTED, options as runOptions } from './run.ts';
@@ -153,7 +154,7 @@ export async function runBatchCommand(f: BatchFlags, deps: BatchCliDeps = {}, re
 }
 
 export function register(program: Command, deps: BatchCliDeps = {}): void {
-  program
+  const command = program
     .command('batch')
     .description(
       'run every video of DIR (mp4, mov, webm, mkv) with a reference photo; skips what is done, resumes when run again, ' +
@@ -163,23 +164,8 @@ export function register(program: Command, deps: BatchCliDeps = {}): void {
     .requiredOption('--out <dir>', 'output folder: OUTDIR/<name>.mp4 per video, mirroring DIR, and report.json')
     .option('--ref <image>', 'reference photo for every video without its own (clip.mp4 + clip.jpg pairs by name)')
     .option('--recursive', 'also the videos in subfolders')
-    .option('--manifest <file>', 'CSV or JSON rows video,ref,preset[,out] instead of the folder listing')
-    .option('--preset <name>', 'named settings (`cnext presets`); flags given override them (default dance-portrait)')
-    .option('--models <dir>', 'models folder (default: $CNEXT_CACHE/models or ~/.cache/controlnext-motion/models)')
-    .option('--size <WxH>', 'output size, multiples of 64 (default 576x1024)')
-    .option('--stride <n>', 'use every n-th driving frame (default 2)')
-    .option('--max-frames <n>', 'at most n driving frames (default 240)')
-    .option('--steps <n>', 'denoising steps (default 25)')
-    .option('--seed <n>', 'random seed (default 42)')
-    .option('--guidance-min <x>', 'guidance at the first frame of a window (default 3)')
-    .option('--guidance-max <x>', 'guidance at the last frame of a window (default 3)')
-    .option('--frames-per-batch <n>', 'frames per sliding window (default 24)')
-    .option('--overlap <n>', 'frames shared by neighbouring windows (default 6)')
-    .option('--control-strength <x>', 'pose control strength (default 1)')
-    .option('--decode-chunk <n>', 'frames per VAE decode chunk (default 2)')
-    .option('--fit <mode>', 'fit the photo to the size: cover (crop) or pad (default cover)')
-    .option('--device <name>', 'cpu or cuda (default cpu)')
-    .option('--low-memory', 'keep fp16 weights fp16 and memory-mapped (about half the RAM, slower)')
+    .option('--manifest <file>', 'CSV or JSON rows video,ref,preset[,out] instead of the folder listing');
+  addGenerationOptions(command)
     .option('--no-prefetch', "don't extract the next video's poses while the current one generates (less memory)")
     .option('--json', 'NDJSON events on stdout, one per line (the summary goes to stderr)')
     .action(async (dir: string, raw: Record<string, unknown>) => {

@@ -160,14 +160,10 @@ export async function runWithReporter(p: ParsedRun, deps: RunCliDeps = {}, resum
   }
 }
 
-export function register(program: Command, deps: RunCliDeps = {}): void {
+/** The generation flags shared by `cnext run` and `cnext batch` (values are checked by the `options` schema). */
+export function addGenerationOptions(command: Command): Command {
   const D = DEFAULT_OPTIONS; // the dance-portrait preset's values, shown in --help
-  program
-    .command('run')
-    .description('make the person in --ref perform the motion of --video (resumes when run again)')
-    .requiredOption('--ref <image>', 'reference photo of the person')
-    .requiredOption('--video <video>', 'driving video')
-    .requiredOption('--out <file.mp4>', 'result video')
+  return command
     .option('--preset <name>', 'named settings (`cnext presets`); flags given override them (default dance-portrait)')
     .option('--models <dir>', 'models folder (default: $CNEXT_CACHE/models or ~/.cache/controlnext-motion/models)')
     .option('--size <WxH>', `output size, multiples of 64 (default ${D.width}x${D.height})`)
@@ -183,7 +179,17 @@ export function register(program: Command, deps: RunCliDeps = {}): void {
     .option('--decode-chunk <n>', `frames per VAE decode chunk (default ${D.decodeChunk})`)
     .option('--fit <mode>', `fit the photo to the size: cover (crop) or pad (default ${D.fit})`)
     .option('--device <name>', `cpu or cuda (default ${D.device})`)
-    .option('--low-memory', 'keep fp16 weights fp16 and memory-mapped (about half the RAM, slower)')
+    .option('--low-memory', 'keep fp16 weights fp16 and memory-mapped (about half the RAM, slower)');
+}
+
+export function register(program: Command, deps: RunCliDeps = {}): void {
+  const command = program
+    .command('run')
+    .description('make the person in --ref perform the motion of --video (resumes when run again)')
+    .requiredOption('--ref <image>', 'reference photo of the person')
+    .requiredOption('--video <video>', 'driving video')
+    .requiredOption('--out <file.mp4>', 'result video');
+  addGenerationOptions(command)
     .option('--side-by-side <file.mp4>', 'also write driving | pose | result side by side')
     .option('--pose-video <file.mp4>', 'also write the aligned pose maps as a video')
     .option('--job-dir <dir>', 'job folder (default: .<out name>.cnext-job next to --out)')
