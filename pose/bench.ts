@@ -1,5 +1,10 @@
 // Pose detection throughput, for `cnext bench`: body + hands at a given frame size, decode included, with the
 // landmarkers in worker threads vs in one thread. Same frames, same machine, one run → a fair ratio.
+// Measured 2026-11-25 on the 2-core dev box (load < 1), 60 frames of video_02.mp4 at 576×1024:
+//   full + hands   workers 14.6 fps (68 ms/frame)  inline 10.3 fps (97 ms)  ×1.42   CPU ≈ 110 ms/frame
+//   lite + hands   workers 15.4 fps                inline 11.7 fps          ×1.31   (the hand lane is the bound)
+//   full only      workers 27.9 fps                inline 23.3 fps          ×1.20
+//   full + hands + face: workers 15.7 fps, inline 9.8 fps (the face rides in the pose worker)
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { noEmit, type EmitFn } from '../src/core/events.ts';
