@@ -3,6 +3,7 @@
 // Messages out: {type:'ready'} · {type:'result', id, result} · {type:'error', id?, message, code?} · {type:'closed'}
 import { parentPort } from 'node:worker_threads';
 import { LandmarkerHost, recentWasmLog, type HostFrame, type LandmarkerSpec } from './mediapipe/host.ts';
+import { blockedTelemetry } from './mediapipe/telemetry.ts';
 
 export type WorkerRequest =
   | { type: 'init'; specs: LandmarkerSpec[] }
@@ -13,7 +14,8 @@ export type WorkerReply =
   | { type: 'ready' }
   | { type: 'result'; id: number; result: ReturnType<LandmarkerHost['detect']> }
   | { type: 'error'; id?: number; message: string; code?: string; log: string[] }
-  | { type: 'closed' };
+  /** `blocked`: telemetry requests this thread refused (see mediapipe/telemetry.ts) */
+  | { type: 'closed'; blocked: string[] };
 
 const port = parentPort;
 if (!port) throw new Error('pose/detect-worker.ts must run in a worker_thread');
@@ -46,7 +48,8 @@ port.on('message', async (m: WorkerRequest) => {
     case 'close':
       host?.close();
       host = undefined;
-      reply({ type: 'closed' });
+      await new Promise((r) => setTimeout(r, 0)); // let the metrics logger's close-time POST reach fetch
+      reply({ type: 'closed', blocked: [...blockedTelemetry()] });
       port.close();
       break;
   }

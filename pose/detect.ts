@@ -11,6 +11,7 @@ import { CnextError } from '../src/core/errors.ts';
 import { ensureBundle, bundleCacheDir, type PoseModel } from './mediapipe/bundles.ts';
 import { LandmarkerHost, type HostResult, type LandmarkerSpec } from './mediapipe/host.ts';
 import { rgbToRgba } from './mediapipe/runtime.ts';
+import { blockedTelemetry } from './mediapipe/telemetry.ts';
 import type { WorkerReply, WorkerRequest } from './detect-worker.ts';
 
 export interface DetectorOptions {
@@ -59,6 +60,8 @@ function workerBootstrap(): string {
 interface Lane {
   detect(id: number, frame: { data: Uint8Array; width: number; height: number; timestampMs: number }): Promise<HostResult>;
   close(): Promise<void>;
+  /** telemetry requests refused in this lane's thread (known after close for workers) */
+  blocked(): readonly string[];
 }
 
 function workerError(m: { message: string; code?: string; log: string[] }): CnextError {
@@ -73,7 +76,12 @@ class WorkerLane implements Lane {
   private readonly pending = new Map<number, { resolve: (r: HostResult) => void; reject: (e: Error) => void }>();
   private failed: Error | undefined;
   private closing?: Promise<void>;
+  private refused: string[] = [];
   private constructor(private readonly worker: Worker) {}
+
+  blocked(): readonly string[] {
+    return this.refused;
+  }
 
   static async start(specs: LandmarkerSpec[]): Promise<WorkerLane> {
     const worker = new Worker(workerBootstrap(), { eval: true, stdout: false, stderr: false });
@@ -133,7 +141,12 @@ class WorkerLane implements Lane {
       if (this.failed) return done();
       this.worker.ref();
       const timer = setTimeout(done, 5000);
-      this.worker.on('message', (m: WorkerReply) => { if (m.type === 'closed') { clearTimeout(timer); done(); } });
+      this.worker.on('message', (m: WorkerReply) => {
+        if (m.type !== 'closed') return;
+        this.refused = m.blocked;
+        clearTimeout(timer);
+        done();
+      });
       this.worker.on('exit', () => { clearTimeout(timer); resolve(); });
       this.worker.postMessage({ type: 'close' } satisfies WorkerRequest);
     });
@@ -153,6 +166,9 @@ class InlineLane implements Lane {
   async close(): Promise<void> {
     this.host?.close();
     this.host = undefined;
+  }
+  blocked(): readonly string[] {
+    return blockedTelemetry();
   }
 }
 
@@ -216,6 +232,11 @@ export class PoseDetector {
     if (this.closed) return;
     this.closed = true;
     await Promise.all(this.lanes.map((l) => l.close()));
+  }
+
+  /** Per landmarker thread: the MediaPipe telemetry requests it refused (filled in by close()). */
+  blockedTelemetry(): Array<readonly string[]> {
+    return this.lanes.map((l) => l.blocked());
   }
 }
 

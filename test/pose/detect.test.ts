@@ -56,6 +56,18 @@ describe('PoseDetector on the real clip (workers)', () => {
 });
 
 describe('PoseDetector edge cases', () => {
+  it('each worker refuses its landmarkers\' metrics POST when they close', async () => {
+    const d = await PoseDetector.create({ cacheDir, threads: 'workers', model: 'lite' });
+    await d.detect(frames[0]!);
+    await d.close();
+    const blocked = d.blockedTelemetry();
+    expect(blocked).toHaveLength(2);
+    for (const b of blocked) {
+      expect(b.length).toBeGreaterThanOrEqual(1);
+      expect(b.every((u) => u === 'https://odml.pa.googleapis.com/v1/log')).toBe(true);
+    }
+  });
+
   it('black frames: no person, no hands', async () => {
     const w = 288;
     const h = 512;
