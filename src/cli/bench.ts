@@ -2,7 +2,7 @@
 // ratios the issues ask for (taken within one run, on this machine).
 import { Option, type Command } from 'commander';
 import { CnextError } from '../core/errors.ts';
-import { reportFromChild, runIsolated, type IsolatedResult } from '../bench/isolate.ts';
+import { reportFromChild, runIsolated, startAnonSampler, type IsolatedResult } from '../bench/isolate.ts';
 import { BENCHMARKS, findBenchmark } from '../bench/registry.ts';
 
 interface BenchOptions {
@@ -31,7 +31,9 @@ export function register(program: Command): void {
       if (o.child) {
         const b = findBenchmark(o.child);
         if (!b) throw new CnextError('BENCH_UNKNOWN', `Unknown benchmark ${o.child}`);
-        reportFromChild(await b.run(JSON.parse(o.childArgs ?? '{}') as Record<string, string>));
+        const stop = startAnonSampler();
+        const result = await b.run(JSON.parse(o.childArgs ?? '{}') as Record<string, string>);
+        reportFromChild(result, stop());
         return;
       }
       if (o.list) {
@@ -76,7 +78,8 @@ function fmt(v: unknown): string {
 
 function formatResult(name: string, r: IsolatedResult): string {
   const fields = Object.entries(r.result).map(([k, v]) => `${k}=${fmt(v)}`);
-  return `  ${name}: ${fields.join('  ')}  peakRSS=${fmt(r.peakRssMB)}MB  wall=${fmt(r.wallSec)}s\n`;
+  const anon = r.peakAnonMB === undefined ? '' : `  peakAnon=${fmt(r.peakAnonMB)}MB`;
+  return `  ${name}: ${fields.join('  ')}  peakRSS=${fmt(r.peakRssMB)}MB${anon}  wall=${fmt(r.wallSec)}s\n`;
 }
 
 /** Ratios across benchmarks of this run (only those whose inputs ran). */
@@ -98,7 +101,11 @@ export function deriveRatios(results: Record<string, IsolatedResult>): Record<st
   if (fileMB && results['weights-load-lowmem']) out['weights-load-lowmem peak RSS ÷ fp16 size'] = results['weights-load-lowmem'].peakRssMB / fileMB;
   for (const name of ['unet', 'unet-lowmem']) {
     const w = num(name, 'weightsMB');
-    if (w && results[name]) out[`${name} peak RSS ÷ fp16 weight size`] = results[name].peakRssMB / w;
+    const r = results[name];
+    if (w && r) {
+      out[`${name} peak RSS ÷ fp16 weight size`] = r.peakRssMB / w;
+      if (r.peakAnonMB !== undefined) out[`${name} peak anonymous memory ÷ fp16 weight size`] = r.peakAnonMB / w;
+    }
   }
   const withC = num('controlnext-overhead', 'stepWithControlSec');
   const without = num('controlnext-overhead', 'stepWithoutControlSec');
