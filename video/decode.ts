@@ -91,7 +91,12 @@ export async function* decodeFrames(file: string, options: DecodeOptions = {}): 
   cmd.output(pipe, { end: true });
 
   let run: FfmpegRun | undefined;
-  const onAbort = () => void run?.kill();
+  // Ending the pipe matters as much as killing ffmpeg: a consumer that resumes after the abort must not wait
+  // on a stream that a killed process will never end.
+  const onAbort = () => {
+    pipe.destroy(new CancelledError());
+    void run?.kill();
+  };
   signal?.addEventListener('abort', onAbort, { once: true });
   let finished = false;
   try {

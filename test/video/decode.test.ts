@@ -98,6 +98,18 @@ describe('decodeFrames', () => {
     await expect(collect(DANCE, { signal: pre.signal })).rejects.toBeInstanceOf(CancelledError);
   });
 
+  it('a consumer that holds a frame while the job is cancelled gets CancelledError on its next pull', async () => {
+    const ac = new AbortController();
+    const frames = decodeFrames(DANCE, { signal: ac.signal });
+    expect((await frames.next()).done).toBe(false);
+    await new Promise((r) => setTimeout(r, 300)); // ffmpeg fills the pipe and blocks meanwhile
+    ac.abort();
+    await new Promise((r) => setTimeout(r, 300)); // the kill lands before the consumer comes back
+    const next = Promise.race([frames.next(), new Promise((_, reject) => setTimeout(() => reject(new Error('hung')), 10_000))]);
+    await expect(next).rejects.toBeInstanceOf(CancelledError);
+    expect(childFfmpegs()).toEqual([]);
+  });
+
   it('rejects bad parameters with the standard wording', async () => {
     await expect(collect(DANCE, { stride: 0 })).rejects.toThrow('Expected integer between 1 and 65536 for stride but received 0 of type number');
     await expect(collect(DANCE, { fit: 'zoom' as never })).rejects.toThrow("Expected one of cover, pad, stretch for fit but received 'zoom' of type string");
