@@ -128,6 +128,15 @@ export async function* decodeFrames(file: string, options: DecodeOptions = {}): 
       await run.done;
     } catch (e) {
       throwIfAborted(signal);
+      // Not one frame came out: the input is the problem (ffprobe accepts some non-video files, e.g. text read
+      // as "cdgraphics"), not ffmpeg.
+      if (k === 0) {
+        const tail = run.stderr().trim().split('\n').slice(-2).join(' | ');
+        throw new CnextError('VIDEO_UNREADABLE', `Cannot decode video ${file}: not a video ffmpeg can decode, or the file is corrupt${tail ? ` (${tail})` : ''}`, {
+          category: 'user',
+          cause: e,
+        });
+      }
       throw ffmpegFailed(`decoding ${file}`, run.stderr(), e);
     }
     const errors = run.stderr().trim();

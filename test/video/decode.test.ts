@@ -110,6 +110,15 @@ describe('decodeFrames', () => {
     expect(childFfmpegs()).toEqual([]);
   });
 
+  it('a file that ffprobe accepts but no frame decodes from is a user error', async () => {
+    const tabs = join(tmp.dir, 'tabs.mp4');
+    writeFileSync(tabs, Buffer.alloc(4096, 0x09));
+    const err = await collect(tabs).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(CnextError);
+    expect((err as CnextError).category).toBe('user');
+    expect((err as CnextError).message).toMatch(/^Cannot (decode video|read video) .*tabs\.mp4/);
+  });
+
   it('rejects bad parameters with the standard wording', async () => {
     await expect(collect(DANCE, { stride: 0 })).rejects.toThrow('Expected integer between 1 and 65536 for stride but received 0 of type number');
     await expect(collect(DANCE, { fit: 'zoom' as never })).rejects.toThrow("Expected one of cover, pad, stretch for fit but received 'zoom' of type string");
