@@ -1,6 +1,7 @@
 // The only module that imports onnxruntime-node. Sessions are created from an in-memory model whose
 // external data lives in the user's weight files (see DESIGN.md, "Networks are built, not exported").
 import os from 'node:os';
+import './no-telemetry.ts'; // must precede onnxruntime-node
 import * as ort from 'onnxruntime-node';
 import { CnextError } from '../core/errors.ts';
 import type { DType, Tensor } from '../core/tensor.ts';
