@@ -6,6 +6,7 @@ import path from 'node:path';
 import { CnextError } from '../core/errors.ts';
 import { loadComponents } from '../diffusion/load.ts';
 import type { PipelineComponents } from '../diffusion/pipeline.ts';
+import { assertProviderAvailable } from '../onnx/session.ts';
 
 export interface ComponentOptions {
   readonly device?: 'cpu' | 'cuda';
@@ -40,6 +41,7 @@ function controlnextFiles(root: string): { unet: string; controlnext: string; co
 }
 
 export function loadModelComponents(root: string, o: ComponentOptions = {}): PipelineComponents {
+  assertProviderAvailable(o.device ?? 'cpu');
   const svdDir = path.join(root, 'svd-xt-1-1');
   if (!fs.existsSync(path.join(svdDir, 'model_index.json'))) throw missing('Stable Video Diffusion img2vid-xt 1.1 (svd-xt-1-1/)', root);
   const cn = controlnextFiles(root);

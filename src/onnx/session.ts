@@ -1,6 +1,9 @@
 // The only module that imports onnxruntime-node. Sessions are created from an in-memory model whose
 // external data lives in the user's weight files (see DESIGN.md, "Networks are built, not exported").
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
+import path from 'node:path';
 import './no-telemetry.ts'; // must precede onnxruntime-node
 import * as ort from 'onnxruntime-node';
 import { CnextError } from '../core/errors.ts';
@@ -23,6 +26,30 @@ export interface SessionOptions {
   label?: string;
   /** Write an ORT profile (per-node times and shapes) to `<profilePrefix>_<date>.json`; see endProfiling(). */
   profilePrefix?: string;
+}
+
+function cudaUnavailable(message: string, cause?: unknown): CnextError {
+  return new CnextError('CUDA_UNAVAILABLE', message, {
+    category: 'third-party',
+    cause,
+    solutions: [
+      'Fetch the CUDA execution provider (CUDA 12, cuDNN 9): npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12 (README, "GPU")',
+      'Or run on CPU with --device cpu',
+    ],
+  });
+}
+
+/**
+ * Fail before any work when a provider cannot load: the CUDA provider is a separate library that
+ * onnxruntime-node's install script downloads (skipped by this project's .npmrc), next to the binding.
+ */
+export function assertProviderAvailable(provider: ExecutionProvider): void {
+  if (provider !== 'cuda') return;
+  const pkg = path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
+  const lib = path.join(pkg, 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_cuda.so');
+  if (process.platform !== 'linux' || !fs.existsSync(lib)) {
+    throw cudaUnavailable(`--device cuda needs onnxruntime-node's CUDA execution provider, which is not installed (${lib} is missing)`);
+  }
 }
 
 const LOW_MEMORY_DISABLED_OPTIMIZERS = 'ConstantFolding;FuseFp16InitializerToFp32NodeTransformer';
@@ -58,15 +85,8 @@ export class Session {
       return new Session(await ort.InferenceSession.create(model.bytes, sessionOptions), label);
     } catch (e) {
       const msg = (e as Error).message ?? String(e);
-      if (provider === 'cuda' && /cuda|provider/i.test(msg)) {
-        throw new CnextError('CUDA_UNAVAILABLE', `Cannot create the ${label} session on CUDA: ${msg}`, {
-          category: 'third-party',
-          cause: e,
-          solutions: [
-            'Install the CUDA build of onnxruntime-node: npm install --onnxruntime-node-install=cuda12 (see README, "GPU")',
-            'Or run on CPU with --device cpu',
-          ],
-        });
+      if (provider === 'cuda' && /cuda|provider|shared library/i.test(msg)) {
+        throw cudaUnavailable(`Cannot create the ${label} session on CUDA: ${msg}`, e);
       }
       throw new CnextError('SESSION_CREATE_FAILED', `Cannot create the ${label} session: ${msg}`, { category: 'third-party', cause: e });
     }
