@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeJsonAtomic } from '../src/core/atomic-file.ts';
 import { CancelledError, CnextError, isCnextError } from '../src/core/errors.ts';
 import { openWeightFile } from '../src/weights/open.ts';
 import { filePath, manifestPath, modelDir, partialPath } from './layout.ts';
@@ -49,11 +50,7 @@ export function readManifest(root: string, entry: Pick<ModelEntry, 'name'>): Man
 export function recordDownload(root: string, entry: Pick<ModelEntry, 'name'>, file: string, rec: ManifestRecord): void {
   const m = readManifest(root, entry);
   const next: Manifest = { version: 1, files: { ...m.files, [file]: rec } };
-  const p = manifestPath(root, entry);
-  fs.mkdirSync(path.dirname(p), { recursive: true });
-  const tmp = `${p}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, JSON.stringify(next, null, 2) + '\n');
-  fs.renameSync(tmp, p);
+  writeJsonAtomic(manifestPath(root, entry), next);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 // leaves a valid report.
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeJsonAtomic } from '../core/atomic-file.ts';
 import { formatDuration } from '../ui/format.ts';
 import type { ItemStatus } from './events.ts';
 
@@ -51,10 +52,7 @@ export function readReport(file: string): BatchReport | null {
 }
 
 export function writeReport(file: string, r: BatchReport): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.partial-${process.pid}`;
-  fs.writeFileSync(tmp, `${JSON.stringify(r, null, 2)}\n`);
-  fs.renameSync(tmp, file);
+  writeJsonAtomic(file, r);
 }
 
 /** The summary table printed at the end of a batch. */

@@ -128,7 +128,11 @@ export async function runPose(video: string, o: PoseOptions, emit: EmitFn = () =
   const maps: Array<Pose | null> = reference ? [reference, ...aligned] : track.frames.map((f) => f.detected);
   const encoder = createVideoEncoder({ file: mapFile, width: canvas.width, height: canvas.height, fps: [info.fps[0], info.fps[1] * o.stride], signal, preset: 'veryfast' });
   try {
-    for (const p of maps) await encoder.write(renderer.renderRgb(posesToDwpose(p ? [p] : [])).data);
+    // aligned poses carry float64 coordinates in the reference (see src/job/poses.ts)
+    for (const [i, p] of maps.entries()) {
+      const coords = reference && i > 0 ? 'float64' : 'float32';
+      await encoder.write(renderer.renderRgb(posesToDwpose(p ? [p] : [], coords)).data);
+    }
     await encoder.finish();
   } catch (e) {
     await encoder.abort();

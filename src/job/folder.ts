@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeJsonAtomic } from '../core/atomic-file.ts';
 import { CnextError } from '../core/errors.ts';
 import { RunHasher } from '../diffusion/checkpoint.ts';
 import type { GenerateOptions } from './options.ts';
@@ -112,13 +113,6 @@ export function readJobRecord(dir: string): JobRecord | null {
   }
 }
 
-/** Atomic: tmp + rename. */
-export function writeJsonAtomic(file: string, value: unknown): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.partial-${process.pid}`;
-  fs.writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  fs.renameSync(tmp, file);
-}
 
 export function writeJobRecord(dir: string, r: JobRecord): void {
   r.updatedAt = new Date().toISOString();

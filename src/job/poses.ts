@@ -3,6 +3,7 @@
 // generator's pose maps are rendered from those keypoints on demand at the output size — never all held in RAM.
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeJsonAtomic } from '../core/atomic-file.ts';
 import { CnextError, throwIfAborted } from '../core/errors.ts';
 import type { EmitFn } from '../core/events.ts';
 import type { PoseSource } from '../diffusion/sampler.ts';
@@ -13,7 +14,7 @@ import { PoseRenderer } from '../../pose/render.ts';
 import { createVideoEncoder } from '../../video/encode.ts';
 import type { RgbImage } from '../../video/image.ts';
 import type { Rational, VideoInfo } from '../../video/probe.ts';
-import { POSES_FILE, POSE_VIDEO_FILE, writeJsonAtomic } from './folder.ts';
+import { POSES_FILE, POSE_VIDEO_FILE } from './folder.ts';
 import type { GenerateOptions } from './options.ts';
 
 /** poses.json of a job (the `cnext pose --ref` layout plus the key it was made for). */
@@ -158,7 +159,9 @@ export function poseMaps(poses: JobPoses): PoseSource {
         throw new CnextError('INVALID_PARAMETER', `pose frame ${i} requested of ${poses.frames.length + 1}`);
       }
       const p = at(i);
-      return renderer.renderRgb(posesToDwpose(p ? [p] : [])).data.slice();
+      // As in the reference: the detected reference pose is drawn from float32 coordinates, the aligned driving
+      // poses (p·a + b with float64 a, b) from float64 ones; on the 2160-px canvas that can move edge pixels.
+      return renderer.renderRgb(posesToDwpose(p ? [p] : [], i === 0 ? 'float32' : 'float64')).data.slice();
     },
   };
 }
