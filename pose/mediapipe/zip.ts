@@ -1,20 +1,10 @@
 // A MediaPipe `.task` is a zip with STORE (uncompressed) members. Writer and reader for that case only
 // (PKWARE APPNOTE 6.3.x: local headers, central directory, end of central directory; no zip64).
+import zlib from 'node:zlib';
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
+/** CRC-32 (IEEE) of a member, as zip stores it (node:zlib's implementation). */
 export function crc32(data: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
+  return zlib.crc32(data) >>> 0;
 }
 
 // MS-DOS date 1980-01-01 00:00 so that the archive bytes depend on the members only.

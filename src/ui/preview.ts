@@ -1,7 +1,7 @@
 // The live preview: the latest `preview` event (RGB) as an image where the terminal speaks an image protocol
 // (kitty graphics, iTerm2 inline images), else as coloured half-block text (each cell = 2 pixels: the upper one
 // as foreground of '▀', the lower one as background).
-import { deflateSync } from 'node:zlib';
+import { crc32, deflateSync } from 'node:zlib';
 
 export type ImageProtocol = 'kitty' | 'iterm' | 'text' | 'none';
 
@@ -84,7 +84,7 @@ export function encodePng(rgb: Uint8Array, width: number, height: number): Buffe
     len.writeUInt32BE(data.length);
     const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
     const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(td));
+    crc.writeUInt32BE(crc32(td) >>> 0);
     return Buffer.concat([len, td, crc]);
   };
   const ihdr = Buffer.alloc(13);
@@ -100,21 +100,6 @@ export function encodePng(rgb: Uint8Array, width: number, height: number): Buffe
   ]);
 }
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-function crc32(buf: Buffer): number {
-  let c = 0xffffffff;
-  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 /** Kitty graphics: transmits RGB pixels as image `id` (replacing the previous one with that id), not shown yet. */
 export function kittyTransmit(rgb: Uint8Array, width: number, height: number, id = 7331): string {
