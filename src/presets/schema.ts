@@ -46,5 +46,13 @@ export type PresetKey = keyof PresetValues;
 export const PRESET_KEYS = Object.keys(presetValues.shape) as PresetKey[];
 
 /** `framesPerBatch` → `--frames-per-batch`; width and height are `--size WxH`. */
+/** Keys whose flag is not their kebab-case name (`cnext run --help` is the source of truth). */
+const FLAG_NAMES: Readonly<Record<string, string>> = {
+  width: '--size',
+  height: '--size',
+  minGuidance: '--guidance-min',
+  maxGuidance: '--guidance-max',
+};
+
 export const flagName = (key: string): string =>
-  key === 'width' || key === 'height' ? '--size' : `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  FLAG_NAMES[key] ?? `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
