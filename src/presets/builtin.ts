@@ -11,22 +11,11 @@ export interface Preset {
   readonly values: PresetValues;
 }
 
-/** ControlNeXt-SVD-v2's settings for portrait dance clips (device and memory mode are not a preset's business). */
-const REFERENCE: PresetValues = {
-  width: 576,
-  height: 1024,
-  stride: 2,
-  maxFrames: 240,
-  steps: 25,
-  seed: DEFAULT_OPTIONS.seed,
-  minGuidance: 3,
-  maxGuidance: 3,
-  framesPerBatch: 24,
-  overlap: 6,
-  decodeChunk: 2,
-  controlStrength: 1,
-  fit: 'cover',
-};
+/**
+ * ControlNeXt-SVD-v2's settings for portrait dance clips: the job defaults (src/job/options.ts), less the device
+ * and memory mode, which are not a preset's business.
+ */
+const { device: _device, lowMemory: _lowMemory, ...REFERENCE } = DEFAULT_OPTIONS;
 
 export const DEFAULT_PRESET = 'dance-portrait';
 
