@@ -136,15 +136,21 @@ export async function sample(inp: SamplerInputs): Promise<Float32Tensor> {
   // (B2, fpb, 2C, h, w): the image-latent channels never change; the latent channels are rewritten per window.
   const unetSample = float32([B2, fpb, 2 * C, h, w]);
   for (let j = 0; j < fpb; j++) unetSample.data.set(imageLat, (((B2 - 1) * fpb + j) * 2 + 1) * frameSize);
-  // (1, fpb, 3, H, W) pose condition of one window
+  // Pose condition of the frames ControlNeXt still has to see in one window: at most (1, fpb, 3, H, W).
   const plane = H * W;
-  const cond = float32([1, fpb, 3, H, W]);
+  const condBuffer = new Float32Array(fpb * 3 * plane);
+  // ControlNeXt is per frame (2-D layers, GroupNorm per row, one t for all rows), so within a step the frames
+  // that overlapping windows share, and pose frame 0 that every window starts with, are computed once:
+  // frame index → its (C0·h'·w') output row at this step. Windows only move forward, so rows before the next
+  // window's start are dropped as soon as that window begins; at most overlap + 1 rows are kept.
+  const controlRows = new Map<number, Float32Array>();
+  let control: ControlInput | undefined; // (B2·fpb, C0, h', w'), reused by every window
 
-  let stacked: Float32Tensor | undefined; // (2·fpb, C0, h', w'), reused by every window
   let latents = inp.latents.data;
   for (let i = inp.firstStep; i < steps; i++) {
     const t = scheduler.timesteps[i];
     const acc = new Float32Array(latents.length);
+    controlRows.clear();
     for (let b = 0; b < windows; b++) {
       throwIfAborted(inp.signal);
       const s = plan.starts[b];
@@ -158,17 +164,29 @@ export async function sample(inp: SamplerInputs): Promise<Float32Tensor> {
       }
       debugPut(debug, `${tag}.unet_sample`, () => float32(unetSample.dims, unetSample.data.slice()));
 
-      await fillCondition(cond.data, poses, s, fpb, plane);
-      const ctrl = await controlnext.run(cond, t);
-      if (ctrl.dims.length !== 4 || ctrl.dims[0] !== fpb) {
-        throw new CnextError('MODEL_OUTPUT', `ControlNeXt returned ${shapeString(ctrl.dims)} for ${fpb} frames, expected [${fpb}, C0, h', w']`);
+      // the window's condition frames: pose frame 0, then s+1 … s+fpb−1
+      const frames = Array.from({ length: fpb }, (_, j) => (j === 0 ? 0 : s + j));
+      for (const k of [...controlRows.keys()]) if (k !== 0 && k <= s) controlRows.delete(k);
+      const missing = frames.filter((k) => !controlRows.has(k));
+      if (missing.length) {
+        const cond = float32([1, missing.length, 3, H, W], condBuffer.subarray(0, missing.length * 3 * plane));
+        await fillCondition(cond.data, poses, missing, plane);
+        const ctrl = await controlnext.run(cond, t);
+        if (ctrl.dims.length !== 4 || ctrl.dims[0] !== missing.length) {
+          throw new CnextError('MODEL_OUTPUT', `ControlNeXt returned ${shapeString(ctrl.dims)} for ${missing.length} frames, expected [${missing.length}, C0, h', w']`);
+        }
+        const rowSize = ctrl.data.length / missing.length;
+        missing.forEach((k, r) => controlRows.set(k, ctrl.data.slice(r * rowSize, (r + 1) * rowSize)));
+        control ??= { output: float32([B2 * fpb, ...ctrl.dims.slice(1)]), scale: controlScale };
       }
-      if (cfg) stacked = stackTwice(ctrl, stacked);
-      const control: ControlInput = { output: cfg ? stacked! : ctrl, scale: controlScale };
-      debugPut(debug, `${tag}.controlnext_out`, () => float32(control.output.dims, control.output.data.slice()));
+      // (B2·fpb, C0, h', w'): the same rows for both CFG halves (the unconditional half is scaled by 0)
+      const ctrlOut = control!.output.data;
+      const rowSize = ctrlOut.length / (B2 * fpb);
+      for (let bb = 0; bb < B2; bb++) frames.forEach((k, j) => ctrlOut.set(controlRows.get(k)!, (bb * fpb + j) * rowSize));
+      debugPut(debug, `${tag}.controlnext_out`, () => float32(control!.output.dims, ctrlOut.slice()));
       debugPut(debug, `${tag}.control_scale`, () => float32([B2 * fpb, 1, 1, 1], controlScale.data.slice()));
 
-      const noise = await unet.run(unetSample, t, ehs, addedTimeIds, control);
+      const noise = await unet.run(unetSample, t, ehs, addedTimeIds, control!);
       if (noise.data.length !== B2 * fpb * frameSize) {
         throw new CnextError('MODEL_OUTPUT', `the UNet returned ${shapeString(noise.dims)}, expected ${shapeString([B2, fpb, C, h, w])}`);
       }
@@ -201,24 +219,15 @@ export async function sample(inp: SamplerInputs): Promise<Float32Tensor> {
   return float32([1, F, C, h, w], latents);
 }
 
-/** // (fpb, C0, h', w') → (2·fpb, C0, h', w'): the same control rows for both CFG halves (into `into` when it fits). */
-function stackTwice(ctrl: Float32Tensor, into?: Float32Tensor): Float32Tensor {
-  const dims = [2 * ctrl.dims[0], ...ctrl.dims.slice(1)];
-  const out = into && shapeString(into.dims) === shapeString(dims) ? into : float32(dims);
-  out.data.set(ctrl.data, 0);
-  out.data.set(ctrl.data, ctrl.data.length);
-  return out;
-}
-
 /**
- * Writes the window's pose condition (1, fpb, 3, H, W): frames s…s+fpb−1 with the first replaced by frame 0,
- * as (2·(u/255) − 1 + 1)/2 in float32 — the pipeline's preprocess round trip.
+ * Writes the pose condition (1, n, 3, H, W) of the given pose frames as (2·(u/255) − 1 + 1)/2 in float32 — the
+ * pipeline's preprocess round trip.
  */
-async function fillCondition(out: Float32Array, poses: PoseSource, s: number, fpb: number, plane: number): Promise<void> {
-  const frames = await Promise.all(Array.from({ length: fpb }, (_, j) => poses.frame(j === 0 ? 0 : s + j)));
-  for (let j = 0; j < fpb; j++) {
+async function fillCondition(out: Float32Array, poses: PoseSource, indices: readonly number[], plane: number): Promise<void> {
+  const frames = await Promise.all(indices.map((k) => poses.frame(k)));
+  for (let j = 0; j < indices.length; j++) {
     const src = frames[j];
-    const index = j === 0 ? 0 : s + j;
+    const index = indices[j];
     if (src.length !== plane * 3) {
       throw new CnextError('INVALID_PARAMETER', `pose frame ${index} has ${src.length} bytes, expected ${plane * 3} (height×width×3 RGB)`);
     }

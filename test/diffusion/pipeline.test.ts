@@ -134,8 +134,9 @@ describe('generate (fake networks)', () => {
     const want = await upstream(newLog(), p, latents, noise);
     expect(got.frames!.dims).toEqual([F, 3, H, W]);
     expect(got.frames!.data).toEqual(want);
-    // ControlNeXt ran on fpb rows (not 2·fpb): 4 steps × 4 windows (starts 0, 2, 4, 5)
-    expect(log.controlnext).toEqual(Array(16).fill(4));
+    // ControlNeXt ran on conditional rows only (not 2·fpb), and on each frame once per step: windows start at
+    // 0, 2, 4, 5 (fpb 4), so after [0 1 2 3] they add [4 5], [6 7], [8] — 9 rows a step instead of 16.
+    expect(log.controlnext).toEqual(Array.from({ length: 4 }, () => [4, 2, 2, 1]).flat());
     expect(log.unet).toBe(16);
     expect(log.vaeDecode).toEqual([2, 2, 2, 2, 1]);
     // every stage released its networks
@@ -204,8 +205,9 @@ describe('generate (fake networks)', () => {
     const a = await run(newLog(), { poses });
     const b = await run(newLog());
     expect(a.frames!.data).toEqual(b.frames!.data);
-    // default cache = fpb + 1 frames: every frame is fetched once per step, not once per window
-    expect(requested.length).toBe(F + 3 * (F - 1)); // frame 0 stays cached across steps
+    // every frame (pose frame 0 included) is fetched once per step, not once per window: ControlNeXt sees each
+    // frame once per step, and the uint8 cache (fpb + 1 frames) covers the window overlap
+    expect(requested.length).toBe(4 * F);
   });
 
   it('stops between windows when aborted', async () => {
