@@ -5,32 +5,37 @@ import { CnextError, EXIT_CODE, isCnextError } from '../core/errors.ts';
 
 type Register = (program: Command) => void;
 
-/** Command modules, loaded lazily so `cnext weights` doesn't pay for ink or onnxruntime. */
-const COMMANDS: ReadonlyArray<{ name: string; load: () => Promise<{ register: Register }> }> = [
-  { name: 'weights', load: () => import('./weights.ts') },
-  { name: 'models', load: () => import('./models.ts') },
-  { name: 'parity', load: () => import('./parity.ts') },
-  { name: 'pose', load: () => import('./pose.ts') },
-  { name: 'bench', load: () => import('./bench.ts') },
-  { name: 'run', load: () => import('./run.ts') },
-  { name: 'demo', load: () => import('./demo.ts') },
-  { name: 'models-synth', load: () => import('./models-synth.ts') },
-  { name: 'batch', load: () => import('./batch.ts') },
-  { name: 'presets', load: () => import('./presets.ts') },
+/**
+ * Command modules by the command word they serve (`models synth` lives in its own file). Only the modules of the
+ * command being run are imported, so `cnext weights` doesn't load ink or onnxruntime; help loads them all.
+ */
+const COMMANDS: ReadonlyArray<{ command: string; load: () => Promise<{ register: Register }> }> = [
+  { command: 'weights', load: () => import('./weights.ts') },
+  { command: 'models', load: () => import('./models.ts') },
+  { command: 'models', load: () => import('./models-synth.ts') },
+  { command: 'parity', load: () => import('./parity.ts') },
+  { command: 'pose', load: () => import('./pose.ts') },
+  { command: 'bench', load: () => import('./bench.ts') },
+  { command: 'run', load: () => import('./run.ts') },
+  { command: 'demo', load: () => import('./demo.ts') },
+  { command: 'batch', load: () => import('./batch.ts') },
+  { command: 'presets', load: () => import('./presets.ts') },
 ];
 
-export async function buildProgram(): Promise<Command> {
+/** The program with the commands that `argv` can reach (all of them when argv names none, e.g. for help). */
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('cnext')
     .description('Make the person in a photo perform the motion of a driving video (SVD + ControlNeXt on ONNX Runtime).')
     .showHelpAfterError()
     .exitOverride();
-  for (const c of COMMANDS) (await c.load()).register(program);
+  const wanted = COMMANDS.some((c) => c.command === argv[0]) ? COMMANDS.filter((c) => c.command === argv[0]) : COMMANDS;
+  for (const c of wanted) (await c.load()).register(program);
   return program;
 }
 
 /** Runs the CLI and returns the exit status. */
 export async function main(argv: readonly string[]): Promise<number> {
-  const program = await buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
