@@ -4,7 +4,8 @@
 import { DEFAULT_GENERATE_PARAMS, type GenerateParams } from '../diffusion/pipeline.ts';
 
 export type Fit = 'cover' | 'pad';
-export type Device = 'cpu' | 'cuda';
+export type { Device } from '../core/device.ts';
+import type { Device } from '../core/device.ts';
 
 export interface GenerateOptions {
   /** Output frame size. Both multiples of 64: the VAE divides by 8 and the UNet's three downsamplers by 8 again. */

@@ -10,7 +10,8 @@ import { CnextError } from '../core/errors.ts';
 import type { DType, Tensor } from '../core/tensor.ts';
 import type { BuiltModel } from './builder.ts';
 
-export type ExecutionProvider = 'cpu' | 'cuda';
+export type { Device as ExecutionProvider } from '../core/device.ts';
+import type { Device as ExecutionProvider } from '../core/device.ts';
 
 export interface SessionOptions {
   provider?: ExecutionProvider;
