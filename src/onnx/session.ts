@@ -93,6 +93,21 @@ export class Session {
     }
   }
 
+  /**
+   * A session over a ready-made .onnx file (a model we did not build, e.g. DWPose's), same options and errors.
+   * The file is read by onnxruntime itself; its external data, if any, is resolved next to it.
+   */
+  static async fromFile(file: string, options: SessionOptions = {}): Promise<Session> {
+    const label = options.label ?? path.basename(file);
+    const bytes = await fs.promises.readFile(file);
+    return Session.create({ bytes, externalDir: path.dirname(fs.realpathSync(file)), inputNames: [], outputNames: [], nodeCount: 0 }, { ...options, label });
+  }
+
+  /** Declared shape of each input, in order (a symbolic or unknown dimension is −1). */
+  get inputDims(): ReadonlyArray<readonly number[]> {
+    return this.session.inputMetadata.map((m) => (m.isTensor ? m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) : []));
+  }
+
   get inputNames(): readonly string[] {
     return this.session.inputNames;
   }
