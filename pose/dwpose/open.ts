@@ -38,7 +38,7 @@ async function open(file: string, label: string, o: OpenOptions): Promise<{ s: S
   }
   let s: Session;
   try {
-    s = await Session.fromFile(file, { provider: o.provider, threads: o.threads, label: `DWPose ${label}` });
+    s = await Session.fromFile(file, { provider: o.provider, threads: o.threads, allowSpinning: false, label: `DWPose ${label}` });
   } catch (e) {
     if (isCnextError(e) && e.code === 'CUDA_UNAVAILABLE') throw e;
     throw modelError(file, `not a loadable ONNX model (${isCnextError(e) ? e.message : String(e)})`, e);

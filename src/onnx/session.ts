@@ -27,6 +27,11 @@ export interface SessionOptions {
   label?: string;
   /** Write an ORT profile (per-node times and shapes) to `<profilePrefix>_<date>.json`; see endProfiling(). */
   profilePrefix?: string;
+  /**
+   * false: intra-op threads sleep between runs instead of spinning (ORT's default spins). For small models run
+   * many times beside other work (DWPose per frame, next to ffmpeg decoding), spinning steals the other work's CPU.
+   */
+  allowSpinning?: boolean;
 }
 
 function cudaUnavailable(message: string, cause?: unknown): CnextError {
@@ -67,6 +72,7 @@ export class Session {
     const extra: Record<string, Record<string, string>> = {
       session: { model_external_initializers_file_folder_path: model.externalDir },
     };
+    if (options.allowSpinning === false) extra.session['intra_op.allow_spinning'] = '0';
     if (options.lowMemory) {
       extra.optimization = { disable_specified_optimizers: LOW_MEMORY_DISABLED_OPTIMIZERS };
       extra.session.disable_prepacking = '1';
