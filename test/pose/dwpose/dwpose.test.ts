@@ -21,13 +21,19 @@ const CLIP = path.resolve('samples/dance.mp4'); // 288×512, a dancer
 let tmp: string;
 let models: string;
 let files: { det: string; pose: string };
+const savedCache = process.env.CNEXT_CACHE;
 
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cnext-dwpose-'));
+  process.env.CNEXT_CACHE = path.join(tmp, 'cache'); // MediaPipe bundles (--compare) are built here, not in ~/.cache
   models = path.join(tmp, 'models');
   files = writeSynthDwpose(path.join(models, 'dwpose'));
 });
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+afterAll(() => {
+  if (savedCache === undefined) delete process.env.CNEXT_CACHE;
+  else process.env.CNEXT_CACHE = savedCache;
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
 
 async function cli(args: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
   let stderr = '';
@@ -89,6 +95,19 @@ describe('cnext pose --pose-model dwpose', () => {
     expect(json.frames[0]!.detected!.face).not.toBeNull(); // DWPose always returns the face
     const info = await probeVideo(path.join(out, 'pose.mp4'));
     expect([info.width, info.height, info.frames]).toEqual([288, 512, 3]);
+  });
+
+  it('--compare: both extractors side by side, per-joint distances and detection rates in the log', async () => {
+    const out = path.join(tmp, 'cmp');
+    const cmp = path.join(out, 'compare.mp4');
+    const r = await cli(['pose', CLIP, '--out', out, '--models', models, '--max-frames', '3', '--no-smooth', '--model', 'lite', '--compare', cmp]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('(mediapipe)'); // --pose-model stays the default; the other one is compared
+    expect(r.stderr).toMatch(/^info: compare mediapipe vs dwpose over 3 frames: person found 100% \/ 100%, mean joint distance \d+\.\d px$/m);
+    expect(r.stderr).toMatch(/^info: {3}nose +\d+\.\d px \(both 3\) {2}seen 100% \/ 100%$/m);
+    expect(r.stderr.match(/^info: {3}\w+/gm)).toHaveLength(18);
+    const info = await probeVideo(cmp);
+    expect([info.width, info.height, info.frames]).toEqual([2 * 288, 512, 3]);
   });
 
   it('auto picks DWPose when its files are installed, MediaPipe otherwise', () => {
