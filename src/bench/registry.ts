@@ -1,5 +1,6 @@
 // The benchmarks `cnext bench` knows. Each runs in its own child process (see isolate.ts); `args` are
 // strings from the command line (--models, --frames…).
+import path from 'node:path';
 import type { BenchResult } from './isolate.ts';
 
 export interface Benchmark {
@@ -52,9 +53,9 @@ export const BENCHMARKS: readonly Benchmark[] = [
   },
   {
     name: 'pose',
-    description: 'MediaPipe body + hands at 576×1024 incl. decode: frames/s, worker threads vs one thread',
-    run: async () => {
-      const { benchPose } = await import('../../pose/bench.ts');
+    description: 'pose extractors at 576×1024 incl. decode: MediaPipe body + hands (worker threads vs one thread) and DWPose (real files with --models, else FLOP-matched synthetic models)',
+    run: async (a) => {
+      const { benchPose, benchDwpose } = await import('../../pose/bench.ts');
       const r = await benchPose();
       const out: BenchResult = { model: r.model, size: `${r.width}x${r.height}`, speedup: r.speedup ?? 0 };
       for (const run of r.runs) {
@@ -63,6 +64,20 @@ export const BENCHMARKS: readonly Benchmark[] = [
         out[`${run.threads}_framesWithBody`] = `${run.framesWithBody}/${run.frames}`;
         out[`${run.threads}_framesWithHand`] = `${run.framesWithHand}/${run.frames}`;
       }
+      const { resolvePoseModel } = await import('../../models/pose-model.ts');
+      const { benchDir } = await import('./micro.ts');
+      const real = a.models ? resolvePoseModel('auto', a.models) : { extractor: 'mediapipe' as const };
+      const d = await benchDwpose({
+        frames: a.frames ? Number(a.frames) : undefined,
+        files: real.extractor === 'dwpose' ? real.files : undefined,
+        synthDir: path.join(benchDir(), 'dwpose-synthetic'),
+      });
+      out.dwpose_models = d.models;
+      out.dwpose_fps = d.fps;
+      out.dwpose_detMsPerFrame = d.detMsPerFrame;
+      out.dwpose_poseMsPerFrame = d.poseMsPerFrame;
+      out.dwpose_cpuMsPerFrame = d.cpuMsPerFrame;
+      out.dwpose_framesWithBody = `${d.framesWithBody}/${d.frames}`;
       return out;
     },
   },
