@@ -24,7 +24,7 @@ import {
   clearJob, defaultJobDir, describeChanges, diskFullError, jobKey, lockJobDir, poseKey, POSE_VIDEO_FILE, readJobRecord, versions,
   writeJobRecord, type InputFile, type JobRecord,
 } from './folder.ts';
-import { generateParams, type GenerateOptions } from './options.ts';
+import { frameSize, generateParams, type JobOptions } from './options.ts';
 import { extractJobPoses, outputFps, poseMaps, readJobPoses } from './poses.ts';
 
 export interface JobInput {
@@ -32,7 +32,7 @@ export interface JobInput {
   readonly video: string;
   /** The result, an .mp4 file. */
   readonly out: string;
-  readonly options: GenerateOptions;
+  readonly options: JobOptions;
   readonly preset?: string;
   /** Models root (`--models`); default: models/layout.ts modelsRoot(). */
   readonly models?: string;
@@ -133,7 +133,7 @@ export async function runJob(input: JobInput, run: JobRunOptions = {}): Promise<
     }
     // 1. Inputs, models, job folder.
     const [refFile, videoFile] = [await hashInput(input.ref, 'image', signal), await hashInput(input.video, 'video', signal)];
-    const components = run.components ?? loadModelComponents(modelsRoot({ models: input.models }), { device: o.device, lowMemory: o.lowMemory });
+    const components = run.components ?? loadModelComponents(modelsRoot({ models: input.models }), { device: o.device, precision: o.precision, lowMemory: o.lowMemory });
     const inputs = { ref: refFile, video: videoFile };
     const pKey = poseKey(inputs, o);
     const modelsKey = components.key ?? '';
@@ -169,7 +169,8 @@ export async function runJob(input: JobInput, run: JobRunOptions = {}): Promise<
 
     const info = await probeVideo(input.video);
     const img = await loadImage(input.ref);
-    const refImage = await fitImage(img.rgb, img.width, img.height, o.width, o.height, o.fit);
+    const { width, height } = frameSize(o);
+    const refImage = await fitImage(img.rgb, img.width, img.height, width, height, o.fit);
 
     // 2. Poses.
     let poses = readJobPoses(jobDir, pKey);
@@ -186,11 +187,13 @@ export async function runJob(input: JobInput, run: JobRunOptions = {}): Promise<
     record.stages.pose = { drivingFrames: N, fps };
     writeJobRecord(jobDir, record);
     const params = generateParams(o, F);
+    const plan = planWindows(F, params.framesPerBatch, params.overlap);
     emit({
       type: 'params', ...(input.preset ? { preset: input.preset } : {}),
       params: {
-        ...o, seed: o.seed, drivingFrames: N, generatedFrames: F, fps: `${fps[0]}/${fps[1]}`, overlap: params.overlap,
-        windows: planWindows(F, params.framesPerBatch, params.overlap).starts.length, jobDir, output: out,
+        // the window actually used: clipped to a clip shorter than --frames-per-batch, as the generator does
+        ...o, width, height, drivingFrames: N, generatedFrames: F, fps: `${fps[0]}/${fps[1]}`, framesPerBatch: plan.framesPerBatch,
+        overlap: plan.overlap, windows: plan.starts.length, jobDir, output: out,
       },
     });
 
@@ -204,10 +207,10 @@ export async function runJob(input: JobInput, run: JobRunOptions = {}): Promise<
     let written = 0;
     const openEncoders = () => {
       where = out;
-      main = createVideoEncoder({ file: out, width: o.width, height: o.height, fps, audioFrom: { file: input.video, startSec: 0, durationSec }, metadata, signal });
+      main = createVideoEncoder({ file: out, width, height, fps, audioFrom: { file: input.video, startSec: 0, durationSec }, metadata, signal });
       encoders.push(main);
       if (input.sideBySide) {
-        const layout = sideBySideLayout([info, { width: o.width, height: o.height }, { width: o.width, height: o.height }], o.height);
+        const layout = sideBySideLayout([info, { width, height }, { width, height }], height);
         const encoder = createVideoEncoder({
           file: path.resolve(input.sideBySide), width: layout.width, height: layout.height, fps,
           audioFrom: { file: input.video, startSec: 0, durationSec }, metadata, signal, preset: 'veryfast',
@@ -230,7 +233,7 @@ export async function runJob(input: JobInput, run: JobRunOptions = {}): Promise<
         const d = await sbs.driving.next();
         if (d.done) throw new CnextError('VIDEO_TRUNCATED', `${input.video} ended after ${index - 1} frames while ${N} were expected`);
         const frame = await composeSideBySide(
-          [d.value, { width: o.width, height: o.height, rgb: await maps.frame(index) }, { width: o.width, height: o.height, rgb }],
+          [d.value, { width, height, rgb: await maps.frame(index) }, { width, height, rgb }],
           sbs.layout,
         );
         await sbs.encoder.write(frame.rgb);
@@ -243,13 +246,13 @@ export async function runJob(input: JobInput, run: JobRunOptions = {}): Promise<
     };
     let result;
     try {
-      result = await generate(components, { refImage: { type: 'uint8', dims: [o.height, o.width, 3], data: refImage.rgb }, poses: maps, numFrames: F }, params, {
+      result = await generate(components, { refImage: { type: 'uint8', dims: [height, width, 3], data: refImage.rgb }, poses: maps, numFrames: F }, params, {
         emit: forward, signal, jobDir,
         onFrames: async (start, frames) => {
           const rgb = framesToRgb(frames);
           for (let k = 0; k < rgb.length; k++) {
             await writeFrame(start + k, rgb[k]!);
-            if (start + k === F - 1 || (start + k) % 8 === 0) emit({ type: 'preview', stage: 'vae-decode', width: o.width, height: o.height, rgb: rgb[k]! });
+            if (start + k === F - 1 || (start + k) % 8 === 0) emit({ type: 'preview', stage: 'vae-decode', width, height, rgb: rgb[k]! });
           }
         },
       });
