@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { invalidParameterError } from '../core/is.ts';
 import { CancelledError } from '../core/errors.ts';
 import type { KnobValues } from '../job/knobs.ts';
+import { frameSize } from '../job/options.ts';
 import type { JobRunOptions } from '../job/run.ts';
 import { pickReporter, type Reporter } from '../log/index.ts';
 import type { PresetsContext } from '../presets/index.ts';
@@ -87,19 +88,30 @@ export async function runBatchCommand(f: BatchFlags, deps: BatchCliDeps = {}, re
   process.on('SIGINT', onSigint);
   let reporter: Reporter | undefined;
   try {
-    reporter = await pickReporter({ json: f.json, tty: Boolean(stdout.isTTY), stdout, onCancel: onSigint, resumeCommand, tui: deps.tui });
     let runItem = deps.runItem;
     let modelsKey = deps.modelsKey;
     if (!runItem) {
       const { runJob } = await import('../job/run.ts'); // onnxruntime and the networks load only for a run
       const { loadModelComponents } = await import('../job/components.ts');
+      const { estimateJobBytes, preflight } = await import('../job/preflight.ts');
       const { modelsRoot } = await import('../../models/layout.ts');
-      // the models are checked once, up front (a missing model would fail every item); their key joins the skip key
-      const components = deps.run?.components ?? loadModelComponents(modelsRoot({ models: f.models }));
+      // Checked once, up front, before the reporter starts (a missing model or an unwritable --out would fail every
+      // item): the models, the output folder, disk space for the largest item, the device. Their key joins the skip key.
+      const root = modelsRoot({ models: f.models });
+      const runnable = items.flatMap((it) => (it.options ? [it.options] : []));
+      const device = runnable[0]?.device ?? 'cpu';
+      const loaded = deps.run?.components ? undefined : loadModelComponents(root, { device });
+      const components = deps.run?.components ?? loaded!;
+      await preflight({
+        weightFiles: loaded && [loaded.files.imageEncoder, loaded.files.vae, ...loaded.files.unet, loaded.files.controlnext],
+        modelsRoot: root, device, outputs: [path.join(f.out, 'report.json')], signal: ac.signal,
+        bytes: Math.max(0, ...runnable.map((o) => estimateJobBytes({ ...frameSize(o), frames: Math.min(o.maxFrames, 1000), extraVideos: 0 }))),
+      });
       modelsKey ??= components.key ?? '';
       runItem = (it, ctx) =>
         runJob({ ref: it.ref, video: it.video, out: it.output, options: it.options, preset: it.preset, models: f.models }, { ...deps.run, emit: ctx.emit, signal: ctx.signal });
     }
+    reporter = await pickReporter({ json: f.json, tty: Boolean(stdout.isTTY), stdout, onCancel: onSigint, resumeCommand, tui: deps.tui });
     const prefetch = deps.prefetch === null || !f.prefetch ? undefined : (deps.prefetch ?? (await import('../batch/prefetch.ts')).prefetchPoses);
     const report = await runBatch(items, { runItem, prefetch, modelsKey }, { outDir: f.out, emit: reporter.emit, signal: ac.signal });
     await reporter.close();

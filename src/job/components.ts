@@ -6,7 +6,6 @@ import path from 'node:path';
 import { CnextError } from '../core/errors.ts';
 import type { Device, Precision } from '../core/device.ts';
 import { loadComponents, type LoadOptions } from '../diffusion/load.ts';
-import type { PipelineComponents } from '../diffusion/pipeline.ts';
 import { assertProviderAvailable } from '../onnx/session.ts';
 
 export interface ComponentOptions {
@@ -43,7 +42,7 @@ function controlnextFiles(root: string): { unet: string; controlnext: string; co
   return { unet: found.unet, controlnext: found.controlnext, config: fs.existsSync(config) ? config : undefined };
 }
 
-export function loadModelComponents(root: string, o: ComponentOptions = {}): PipelineComponents {
+export function loadModelComponents(root: string, o: ComponentOptions = {}): ReturnType<typeof loadComponents> {
   assertProviderAvailable(o.device ?? 'cpu');
   const svdDir = path.join(root, 'svd-xt-1-1');
   if (!fs.existsSync(path.join(svdDir, 'model_index.json'))) throw missing('Stable Video Diffusion img2vid-xt 1.1 (svd-xt-1-1/)', root);
