@@ -36,7 +36,7 @@ export function cnextVersion(): string {
  */
 function oneLineUsageErrors(command: Command, name: string): void {
   command.showHelpAfterError(false).configureOutput({
-    outputError: (str, write) => write(`cnext: ${str.replace(/^error: /, '').trimEnd()} (see ${name} --help)\n`),
+    outputError: (str, write) => write(`cnext: ${str.replace(/^error: /, '').trim().split('\n').join(' ')} (see ${name} --help)\n`),
   });
   for (const sub of command.commands) oneLineUsageErrors(sub, `${name} ${sub.name()}`);
 }

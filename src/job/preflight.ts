@@ -67,8 +67,11 @@ export async function preflight(p: PreflightInput): Promise<void> {
   }
   const dirs = new Set([...p.outputs.map((f) => path.dirname(path.resolve(f))), ...(p.jobDir ? [path.resolve(p.jobDir)] : [])]);
   const writable: string[] = [];
+  const unwritable: string[] = [];
   for (const d of dirs) {
+    if (unwritable.some((u) => d.startsWith(u + path.sep))) continue; // the job folder inside an unwritable --out folder
     const problem = probeWritable(d);
+    if (problem) unwritable.push(d);
     if (problem) {
       failures.push({
         message: `Cannot write to the folder ${d}: ${problem}`,

@@ -90,6 +90,20 @@ describe('preflight', () => {
     expect(cuda?.message).toMatch(/^--device cuda needs onnxruntime-node's CUDA execution provider/);
   });
 
+  // root writes through permission bits, so this runs for ordinary users (CI) only; ENOTDIR above runs everywhere
+  it.skipIf(process.getuid?.() === 0)('a read-only folder: permission denied', async () => {
+    const ro = path.join(dir, 'read-only');
+    fs.mkdirSync(ro);
+    fs.chmodSync(ro, 0o555);
+    try {
+      const e = await failure({ outputs: [path.join(ro, 'r.mp4')], jobDir: path.join(ro, '.r.mp4.cnext-job') });
+      expect(e?.message).toBe(`Cannot write to the folder ${ro}: permission denied`);
+      expect(e?.category).toBe('system');
+    } finally {
+      fs.chmodSync(ro, 0o755);
+    }
+  });
+
   it('estimates what a job writes', () => {
     const small = estimateJobBytes({ width: 576, height: 1024, frames: 240, extraVideos: 0 });
     expect(small).toBeGreaterThan(64e6);
