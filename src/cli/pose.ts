@@ -30,7 +30,7 @@ export const options = z.object({
   model: z.enum(['lite', 'full', 'heavy']).default('full'),
   smooth: z.boolean().default(true),
   face: z.boolean().default(false),
-  poseModel: z.enum(POSE_MODEL_CHOICES).default('mediapipe'),
+  poseModel: z.enum(POSE_MODEL_CHOICES).default('auto'),
   models: z.string().min(1).optional(),
   device: z.enum(['cpu', 'cuda']).default('cpu'),
   compare: z.string().min(1).optional(),
@@ -103,7 +103,6 @@ export async function runPose(video: string, o: PoseOptions, emit: EmitFn = () =
   const dwposeForCompare = o.compare ? resolvePoseModel('dwpose', root) : undefined;
   if (o.compare && !o.compare.toLowerCase().endsWith('.mp4')) throw invalidParameterError('--compare', EXPECTED.compare!, o.compare);
   const ex = extractorOptions(resolved, o);
-  if (o.poseModel === 'auto') emit({ type: 'log', level: 'info', message: `--pose-model auto: using ${resolved.extractor}` });
   const info = await probeVideo(video);
   let size = parseSize(o.size);
   let reference: Pose | null = null;
@@ -193,7 +192,7 @@ export function register(program: Command): void {
     .option('--model <name>', 'pose model: lite, full or heavy', 'full')
     .option('--no-smooth', 'no gap filling and no One-Euro smoothing')
     .option('--face', 'also detect the face (68 points; DWPose always returns it)')
-    .option('--pose-model <name>', `pose extractor: ${POSE_MODEL_CHOICES.join(', ')} (auto: DWPose when installed)`, 'mediapipe')
+    .option('--pose-model <name>', `pose extractor: ${POSE_MODEL_CHOICES.join(', ')} (auto: DWPose when installed)`, 'auto')
     .option('--models <dir>', 'models folder (for the DWPose files)')
     .option('--device <name>', 'DWPose execution provider: cpu or cuda', 'cpu')
     .option('--compare <file.mp4>', 'also run the other extractor; write both pose maps side by side and log per-joint distances')

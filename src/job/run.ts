@@ -16,6 +16,7 @@ import { generate, type PipelineComponents } from '../diffusion/pipeline.ts';
 import { planWindows } from '../diffusion/windows.ts';
 import { sha256File } from '../../models/cache.ts';
 import { modelsRoot } from '../../models/layout.ts';
+import { resolvePoseModel, type ResolvedPoseModel } from '../../models/pose-model.ts';
 import { decodeFrames, type DecodedFrame } from '../../video/decode.ts';
 import { createVideoEncoder, type VideoEncoder } from '../../video/encode.ts';
 import { fitImage, loadImage } from '../../video/image.ts';
@@ -105,7 +106,10 @@ export function outputComment(r: JobRecord): string {
 interface JobContext {
   readonly input: JobInput;
   readonly run: JobRunOptions;
+  /** input.options with `poseModel` resolved (auto → the extractor used): what the keys, job.json and metadata hold */
   readonly o: JobOptions;
+  /** the pose extractor and, for DWPose, its files */
+  readonly poseModel: ResolvedPoseModel;
   readonly emit: EmitFn;
   readonly signal?: AbortSignal;
   readonly out: string;
@@ -128,11 +132,16 @@ export async function runJob(input: JobInput, run: JobRunOptions = {}): Promise<
   const t0 = performance.now();
   const out = path.resolve(input.out);
   const jobDir = path.resolve(input.jobDir ?? defaultJobDir(out));
+  const emit = run.emit ?? noEmit;
   const ctx: JobContext = {
-    input, run, o: input.options, emit: run.emit ?? noEmit, signal: run.signal, out, jobDir, ...sizeOf(input),
+    input, run, o: input.options, poseModel: { extractor: 'mediapipe' }, emit, signal: run.signal, out, jobDir, ...sizeOf(input),
     seconds: () => (performance.now() - t0) / 1000, encoders: [], where: jobDir, unlock: () => {},
   };
   try {
+    // --pose-model auto → dwpose when its files are installed, else mediapipe; dwpose without its files fails here
+    const poseModel = resolvePoseModel(input.options.poseModel, modelsRoot({ models: input.models }));
+    // (which one shows in the pose stage's label, job.json, poses.json and the MP4's metadata)
+    Object.assign(ctx, { poseModel, o: { ...input.options, poseModel: poseModel.extractor } });
     const result = await runSteps(ctx);
     ctx.emit({ type: 'job-end', status: 'done', output: out, seconds: ctx.seconds() });
     return result;
@@ -269,9 +278,11 @@ async function poseStep(ctx: JobContext, opened: OpenedInputs): Promise<PoseStep
     emit({ type: 'stage-end', stage: 'pose', seconds: 0, skipped: true });
     return { poses: reused, reused: true, refImage };
   }
+  const pm = ctx.poseModel;
+  const extractor = pm.extractor === 'dwpose' ? { extractor: 'dwpose' as const, dwpose: { files: pm.files, provider: o.device } } : { extractor: 'mediapipe' as const };
   const poses = await extractJobPoses({
     refImage: { width: ctx.width, height: ctx.height, rgb: refImage }, video: ctx.input.video, info: opened.info, options: o, key: opened.poseKey,
-    jobDir, emit, signal,
+    extractor, jobDir, emit, signal,
   });
   return { poses, reused: false, refImage };
 }

@@ -97,12 +97,12 @@ describe('cnext pose --pose-model dwpose', () => {
     expect([info.width, info.height, info.frames]).toEqual([288, 512, 3]);
   });
 
-  it('--compare: both extractors side by side, per-joint distances and detection rates in the log', async () => {
+  it('--compare (and the default --pose-model auto): both extractors side by side, per-joint distances and detection rates in the log', async () => {
     const out = path.join(tmp, 'cmp');
     const cmp = path.join(out, 'compare.mp4');
     const r = await cli(['pose', CLIP, '--out', out, '--models', models, '--max-frames', '3', '--no-smooth', '--model', 'lite', '--compare', cmp]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain('(mediapipe)'); // --pose-model stays the default; the other one is compared
+    expect(r.stdout).toContain('(dwpose)'); // the default --pose-model auto finds DWPose in --models; MediaPipe is compared
     expect(r.stderr).toMatch(/^info: compare mediapipe vs dwpose over 3 frames: person found 100% \/ 100%, mean joint distance \d+\.\d px$/m);
     expect(r.stderr).toMatch(/^info: {3}nose +\d+\.\d px \(both 3\) {2}seen 100% \/ 100%$/m);
     expect(r.stderr.match(/^info: {3}\w+/gm)).toHaveLength(18);
