@@ -112,7 +112,11 @@ export async function runBatchCommand(f: BatchFlags, deps: BatchCliDeps = {}, re
         runJob({ ref: it.ref, video: it.video, out: it.output, options: it.options, preset: it.preset, models: f.models }, { ...deps.run, emit: ctx.emit, signal: ctx.signal });
     }
     reporter = await pickReporter({ json: f.json, tty: Boolean(stdout.isTTY), stdout, onCancel: onSigint, resumeCommand, tui: deps.tui });
-    const prefetch = deps.prefetch === null || !f.prefetch ? undefined : (deps.prefetch ?? (await import('../batch/prefetch.ts')).prefetchPoses);
+    let prefetch: BatchDeps['prefetch'] | undefined;
+    if (deps.prefetch !== null && f.prefetch) {
+      const { prefetchPoses } = deps.prefetch ? { prefetchPoses: deps.prefetch } : await import('../batch/prefetch.ts');
+      prefetch = (it, c) => prefetchPoses(it, c, { models: f.models }); // --models: where --pose-model finds DWPose
+    }
     const report = await runBatch(items, { runItem, prefetch, modelsKey }, { outDir: f.out, emit: reporter.emit, signal: ac.signal });
     await reporter.close();
     reporter = undefined;

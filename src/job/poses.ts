@@ -11,6 +11,7 @@ import { alignPoses } from '../../pose/align.ts';
 import { detectStillPose, extractPoseTrack, type ExtractorOptions, type PoseExtractor } from '../../pose/extract.ts';
 import { checkPose, posesToDwpose, type Pose } from '../../pose/keypoints.ts';
 import { PoseRenderer } from '../../pose/render.ts';
+import type { ResolvedPoseModel } from '../../models/pose-model.ts';
 import { createVideoEncoder } from '../../video/encode.ts';
 import type { RgbImage } from '../../video/image.ts';
 import type { Rational, VideoInfo } from '../../video/probe.ts';
@@ -82,9 +83,18 @@ export function readJobPoses(jobDir: string, key: string): JobPoses | null {
   }
 }
 
+/** The extractor options for a resolved --pose-model (DWPose runs on the job's device). */
+export function extractorFor(pm: ResolvedPoseModel, device: JobOptions['device']): ExtractorOptions {
+  return pm.extractor === 'dwpose' ? { extractor: 'dwpose', dwpose: { files: pm.files, provider: device } } : { extractor: 'mediapipe' };
+}
+
 /** Detects, aligns and writes poses.json + pose.mp4. */
 export async function extractJobPoses(s: PoseStageInput): Promise<JobPoses> {
   const { options: o, emit, signal, info } = s;
+  // the pose key holds options.poseModel, so it must be the extractor that runs (resolved: never 'auto')
+  if (o.poseModel !== (s.extractor?.extractor ?? 'mediapipe')) {
+    throw new CnextError('INTERNAL', `pose stage: options.poseModel is ${o.poseModel} but the extractor given is ${s.extractor?.extractor ?? 'mediapipe'} (resolve --pose-model first)`, { category: 'system' });
+  }
   const t0 = performance.now();
   emit({ type: 'stage-start', stage: 'align', total: 1, label: 'reference pose' });
   const ex: ExtractorOptions = s.extractor ?? {};

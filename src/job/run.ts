@@ -29,7 +29,7 @@ import {
 } from './folder.ts';
 import { frameSize, generateParams, type JobOptions } from './options.ts';
 import { estimateJobBytes, preflight } from './preflight.ts';
-import { extractJobPoses, outputFps, poseMaps, readJobPoses, type JobPoses } from './poses.ts';
+import { extractJobPoses, extractorFor, outputFps, poseMaps, readJobPoses, type JobPoses } from './poses.ts';
 
 export interface JobInput {
   readonly ref: string;
@@ -278,11 +278,9 @@ async function poseStep(ctx: JobContext, opened: OpenedInputs): Promise<PoseStep
     emit({ type: 'stage-end', stage: 'pose', seconds: 0, skipped: true });
     return { poses: reused, reused: true, refImage };
   }
-  const pm = ctx.poseModel;
-  const extractor = pm.extractor === 'dwpose' ? { extractor: 'dwpose' as const, dwpose: { files: pm.files, provider: o.device } } : { extractor: 'mediapipe' as const };
   const poses = await extractJobPoses({
     refImage: { width: ctx.width, height: ctx.height, rgb: refImage }, video: ctx.input.video, info: opened.info, options: o, key: opened.poseKey,
-    extractor, jobDir, emit, signal,
+    extractor: extractorFor(ctx.poseModel, o.device), jobDir, emit, signal,
   });
   return { poses, reused: false, refImage };
 }
