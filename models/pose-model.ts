@@ -2,11 +2,11 @@
 // `auto` is DWPose when both files are installed in the models folder, else MediaPipe; the job records the result.
 import path from 'node:path';
 import { CnextError } from '../src/core/errors.ts';
+import { POSE_MODEL_CHOICES, type PoseModelChoice } from '../src/core/pose-model.ts';
 import { modelStatus, requireModel } from './cache.ts';
 import { REGISTRY, type ModelEntry } from './registry.ts';
 
-export const POSE_MODEL_CHOICES = ['mediapipe', 'dwpose', 'auto'] as const;
-export type PoseModelChoice = (typeof POSE_MODEL_CHOICES)[number];
+export { POSE_MODEL_CHOICES, type PoseModelChoice };
 
 export const DWPOSE_MODEL = 'dwpose';
 export const DWPOSE_DET_FILE = 'yolox_l.onnx';

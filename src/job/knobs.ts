@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { DEVICES, PRECISIONS } from '../core/device.ts';
 import { invalidParameterError } from '../core/is.ts';
 import { DEFAULT_GENERATE_PARAMS as G } from '../diffusion/pipeline.ts';
-import { POSE_MODEL_CHOICES } from '../../models/pose-model.ts';
+import { POSE_MODEL_CHOICES } from '../core/pose-model.ts';
 
 export type Scope = 'run' | 'batch' | 'presets' | 'job';
 

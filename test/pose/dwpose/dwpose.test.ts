@@ -135,7 +135,7 @@ describe('cnext pose --pose-model dwpose', () => {
   it('an unknown --pose-model is a parameter error', async () => {
     const r = await cli(['pose', CLIP, '--out', path.join(tmp, 'y'), '--pose-model', 'openpose']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("Expected one of mediapipe, dwpose, auto for --pose-model but received 'openpose'");
+    expect(r.stderr).toContain("Expected one of auto, dwpose, mediapipe for --pose-model but received 'openpose'");
   });
 });
 
