@@ -189,7 +189,7 @@ export function register(program: Command): void {
     .option('--size <WxH>', 'canvas size of the aligned poses and pose.mp4')
     .option('--stride <n>', 'use every n-th frame', '1')
     .option('--max-frames <n>', 'stop after n sampled frames')
-    .option('--model <name>', 'pose model: lite, full or heavy', 'full')
+    .option('--model <name>', 'MediaPipe landmarker: lite, full or heavy', 'full')
     .option('--no-smooth', 'no gap filling and no One-Euro smoothing')
     .option('--face', 'also detect the face (68 points; DWPose always returns it)')
     .option('--pose-model <name>', `pose extractor: ${POSE_MODEL_CHOICES.join(', ')} (auto: DWPose when installed)`, 'auto')
