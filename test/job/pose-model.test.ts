@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prefetchPoses } from '../../src/batch/prefetch.ts';
 import { readJobRecord } from '../../src/job/folder.ts';
 import { runJob } from '../../src/job/run.ts';
 import { writeSynthDwpose } from '../../pose/dwpose/synth.ts';
@@ -38,6 +39,16 @@ describe('runJob --pose-model', () => {
     expect(second.events).toContainEqual(expect.objectContaining({ type: 'log', level: 'warn', message: `Starting a fresh job in ${r.jobDir}: --pose-model changed since the last run` }));
     expect(r2.reused.poses).toBe(false);
     expect(JSON.parse(fs.readFileSync(path.join(r.jobDir, 'poses.json'), 'utf8')).extractor).toBe('mediapipe');
+  });
+
+  it('batch prefetch resolves auto like runJob: the job finds the prefetched DWPose poses under its key', async () => {
+    const output = path.join(dir, 'b', 'item.mp4');
+    const item = { index: 0, name: 'item', video: DANCE, ref: REF, preset: 'x', output, options: { ...SMALL, poseModel: 'auto' as const } };
+    const ctl = new AbortController();
+    expect(await prefetchPoses(item, { emit: () => {}, signal: ctl.signal }, { models })).toBe(true);
+    const r = await runJob({ ref: REF, video: DANCE, out: output, models, options: item.options });
+    expect(r.reused.poses).toBe(true);
+    expect(JSON.parse(fs.readFileSync(path.join(r.jobDir, 'poses.json'), 'utf8')).extractor).toBe('dwpose');
   });
 
   it('dwpose without its files fails before any work, naming the command that fetches them', async () => {
