@@ -18,7 +18,7 @@ import { alignPoses } from '../../pose/align.ts';
 import { PoseRenderer } from '../../pose/render.ts';
 import { createVideoEncoder } from '../../video/encode.ts';
 import { fitImage, loadImage } from '../../video/image.ts';
-import { probeVideo } from '../../video/probe.ts';
+import { probeVideo, type VideoInfo } from '../../video/probe.ts';
 
 export const options = z.object({
   out: z.string().min(1),
@@ -118,7 +118,7 @@ export async function runPose(video: string, o: PoseOptions, emit: EmitFn = () =
     }
   }
   const canvas = size ?? detectionSize(info);
-  const trackOptions = { info, stride: o.stride, maxFrames: o.maxFrames, smooth: o.smooth ? {} : false, emit, signal } as const;
+  const trackOptions: TrackRun = { info, stride: o.stride, maxFrames: o.maxFrames, smooth: o.smooth ? {} : false, emit, signal };
   const track: PoseTrack = await extractPoseTrack(video, { ...ex, ...trackOptions });
   let alignment: PosesJson['alignment'] = null;
   let aligned: Array<Pose | null> = track.frames.map(() => null);
@@ -166,17 +166,38 @@ export async function runPose(video: string, o: PoseOptions, emit: EmitFn = () =
   }
   emit({ type: 'artifact', kind: 'pose-video', path: mapFile });
   if (!o.compare || !dwposeForCompare) return { json, files: [jsonFile, mapFile] };
-
-  // --compare: the other extractor over the same frames, maps side by side (MediaPipe | DWPose) at the canvas size
   const other = resolved.extractor === 'dwpose' ? resolvePoseModel('mediapipe', root) : dwposeForCompare;
-  const otherTrack = await extractPoseTrack(video, { ...extractorOptions(other, o), ...trackOptions });
+  const comparison = await compareWithOther(video, o.compare, track, extractorOptions(other, o), trackOptions, canvas);
+  return { json, files: [jsonFile, mapFile, o.compare], comparison };
+}
+
+/** What both tracks of one `cnext pose` share (frames, smoothing, events). */
+interface TrackRun {
+  readonly info: VideoInfo;
+  readonly stride: number;
+  readonly maxFrames?: number;
+  readonly smooth: Record<string, never> | false;
+  readonly emit: EmitFn;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * --compare: the other extractor over the same frames; both pose maps side by side (MediaPipe | DWPose) at the
+ * canvas size, per-joint distances and detection rates in the log.
+ */
+async function compareWithOther(
+  video: string, file: string, track: PoseTrack, other: ExtractorOptions,
+  trackOptions: TrackRun, canvas: { width: number; height: number },
+): Promise<TrackComparison> {
+  const { info, stride, emit, signal } = trackOptions;
+  const otherTrack = await extractPoseTrack(video, { ...other, ...trackOptions });
   const [mp, dw] = track.extractor === 'mediapipe' ? [track, otherTrack] : [otherTrack, track];
   const a = { name: 'mediapipe', frames: mp.frames }, b = { name: 'dwpose', frames: dw.frames };
   const comparison = compareTracks(a, b, info);
   for (const line of comparisonLines(comparison)) emit({ type: 'log', level: 'info', message: line });
-  await mkdir(path.dirname(path.resolve(o.compare)), { recursive: true });
-  await writeCompareVideo(o.compare, a, b, canvas, [info.fps[0], info.fps[1] * o.stride], { emit, signal });
-  return { json, files: [jsonFile, mapFile, o.compare], comparison };
+  await mkdir(path.dirname(path.resolve(file)), { recursive: true });
+  await writeCompareVideo(file, a, b, canvas, [info.fps[0], info.fps[1] * stride], { emit, signal });
+  return comparison;
 }
 
 export function register(program: Command): void {
