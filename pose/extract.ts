@@ -61,9 +61,9 @@ async function openExtractor(o: ExtractorOptions, aspect: number): Promise<Frame
   return { detect: (f) => d.detect(f).then((raw) => ({ pose: toPose(raw, aspect), raw })), close: () => d.close() };
 }
 
-/** Frame size an extractor sees: MediaPipe ≤ detectSize (1024), DWPose the video's own size. */
+/** Frame size an extractor sees: MediaPipe ≤ detectSize (1024, even sides), DWPose the video's own (display) size. */
 export function extractorFrameSize(info: { width: number; height: number }, o: Pick<ExtractOptions, 'extractor' | 'detectSize'>): { width: number; height: number } {
-  return detectionSize(info, o.extractor === 'dwpose' ? Infinity : o.detectSize);
+  return o.extractor === 'dwpose' ? { width: info.width, height: info.height } : detectionSize(info, o.detectSize);
 }
 
 /** Size the detector sees: the display size, scaled down so the longest side is at most `max`. */
