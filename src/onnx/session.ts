@@ -7,14 +7,23 @@ import path from 'node:path';
 import './no-telemetry.ts'; // must precede onnxruntime-node
 import * as ort from 'onnxruntime-node';
 import { CnextError } from '../core/errors.ts';
+import { resolvePrecision, type Precision } from '../core/device.ts';
 import type { DType, Tensor } from '../core/tensor.ts';
 import type { BuiltModel } from './builder.ts';
+import { applyCudaPrecision, CUDA_SESSION_CONFIG, gpuOutOfMemory, isCudaOutOfMemory } from './cuda.ts';
 
 export type { Device as ExecutionProvider } from '../core/device.ts';
 import type { Device as ExecutionProvider } from '../core/device.ts';
 
 export interface SessionOptions {
   provider?: ExecutionProvider;
+  /**
+   * Number format (default: the device's, fp16 on CUDA). The session layer only sets the provider's math mode
+   * (CUDA fp32 = TF32 off, see cuda.ts); which dtypes a graph computes in is the network builders' business.
+   */
+  precision?: Precision;
+  /** CUDA device ordinal (default 0). */
+  deviceId?: number;
   /** Intra-op threads; default = available cores. */
   threads?: number;
   /**
@@ -59,20 +68,26 @@ export class Session {
   private constructor(
     private readonly session: ort.InferenceSession,
     readonly label: string,
+    readonly provider: ExecutionProvider,
   ) {}
 
   static async create(model: BuiltModel, options: SessionOptions = {}): Promise<Session> {
     const label = options.label ?? 'network';
     const provider = options.provider ?? 'cpu';
+    const precision = resolvePrecision(provider, options.precision);
     const extra: Record<string, Record<string, string>> = {
       session: { model_external_initializers_file_folder_path: model.externalDir },
     };
+    if (provider === 'cuda') {
+      applyCudaPrecision(precision);
+      Object.assign(extra.session, CUDA_SESSION_CONFIG);
+    }
     if (options.lowMemory) {
       extra.optimization = { disable_specified_optimizers: LOW_MEMORY_DISABLED_OPTIMIZERS };
       extra.session.disable_prepacking = '1';
     }
     const sessionOptions: ort.InferenceSession.SessionOptions = {
-      executionProviders: [provider],
+      executionProviders: [provider === 'cuda' ? { name: 'cuda', deviceId: options.deviceId ?? 0 } : provider],
       intraOpNumThreads: options.threads ?? os.availableParallelism(),
       interOpNumThreads: 1,
       graphOptimizationLevel: options.optimization ?? 'all',
@@ -83,9 +98,10 @@ export class Session {
       ...(options.profilePrefix ? { enableProfiling: true, profileFilePrefix: options.profilePrefix } : {}),
     };
     try {
-      return new Session(await ort.InferenceSession.create(model.bytes, sessionOptions), label);
+      return new Session(await ort.InferenceSession.create(model.bytes, sessionOptions), label, provider);
     } catch (e) {
       const msg = (e as Error).message ?? String(e);
+      if (provider === 'cuda' && isCudaOutOfMemory(msg)) throw gpuOutOfMemory(label, 'creating', '', msg, e);
       if (provider === 'cuda' && /cuda|provider|shared library/i.test(msg)) {
         throw cudaUnavailable(`Cannot create the ${label} session on CUDA: ${msg}`, e);
       }
@@ -115,6 +131,8 @@ export class Session {
       result = await this.session.run(ortFeeds);
     } catch (e) {
       const dims = Object.entries(feeds).map(([n, t]) => `${n}[${t.dims.join(',')}]`).join(' ');
+      const msg = (e as Error).message ?? String(e);
+      if (this.provider === 'cuda' && isCudaOutOfMemory(msg)) throw gpuOutOfMemory(this.label, 'running', dims, msg, e);
       throw new CnextError('SESSION_RUN_FAILED', `${this.label} failed on inputs ${dims}: ${(e as Error).message}`, {
         category: 'third-party',
         cause: e,
