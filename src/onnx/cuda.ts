@@ -22,8 +22,23 @@
 //   data locations; ParsePreferredOutputLocations), and IO binding requires `Tensor.location === 'gpu-buffer'`
 //   ("Tensor.location must be 'gpu-buffer' for IO binding."). There is no CUDA data location, so every CUDA call
 //   copies its inputs to the device and its outputs back.
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import type { Precision } from '../core/device.ts';
 import { CnextError } from '../core/errors.ts';
+
+/** onnxruntime-node's installed version and the folder of its native libraries (where a CUDA provider goes). */
+export function ortInstall(): { version: string; binDir: string } {
+  const pkgJson = createRequire(import.meta.url).resolve('onnxruntime-node/package.json');
+  const version = (JSON.parse(fs.readFileSync(pkgJson, 'utf8')) as { version: string }).version;
+  return { version, binDir: path.join(path.dirname(pkgJson), 'bin', 'napi-v6', process.platform, process.arch) };
+}
+
+/** The CUDA execution provider library onnxruntime-node loads for `--device cuda`. */
+export function cudaProviderLibrary(): string {
+  return path.join(ortInstall().binDir, 'libonnxruntime_providers_cuda.so');
+}
 
 /** CUDA provider options this project would set, and whether onnxruntime-node passes each one (see above). */
 export const CUDA_PROVIDER_OPTIONS: ReadonlyArray<{ option: string; wanted: string; applied: string }> = [

@@ -1,16 +1,14 @@
 // The only module that imports onnxruntime-node. Sessions are created from an in-memory model whose
 // external data lives in the user's weight files (see DESIGN.md, "Networks are built, not exported").
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
-import path from 'node:path';
 import './no-telemetry.ts'; // must precede onnxruntime-node
 import * as ort from 'onnxruntime-node';
 import { CnextError } from '../core/errors.ts';
 import { resolvePrecision, type Precision } from '../core/device.ts';
 import type { DType, Tensor } from '../core/tensor.ts';
 import type { BuiltModel } from './builder.ts';
-import { applyCudaPrecision, CUDA_SESSION_CONFIG, gpuOutOfMemory, isCudaOutOfMemory } from './cuda.ts';
+import { applyCudaPrecision, CUDA_SESSION_CONFIG, cudaProviderLibrary, gpuOutOfMemory, isCudaOutOfMemory } from './cuda.ts';
 
 export type { Device as ExecutionProvider } from '../core/device.ts';
 import type { Device as ExecutionProvider } from '../core/device.ts';
@@ -55,8 +53,7 @@ function cudaUnavailable(message: string, cause?: unknown): CnextError {
  */
 export function assertProviderAvailable(provider: ExecutionProvider): void {
   if (provider !== 'cuda') return;
-  const pkg = path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
-  const lib = path.join(pkg, 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_cuda.so');
+  const lib = cudaProviderLibrary();
   if (process.platform !== 'linux' || !fs.existsSync(lib)) {
     throw cudaUnavailable(`--device cuda needs onnxruntime-node's CUDA execution provider, which is not installed (${lib} is missing)`);
   }
