@@ -2,6 +2,7 @@
 // bench): parsed and checked against src/core/device.ts, so a wrong combination is one line, exit status 2.
 import { Option, type Command } from 'commander';
 import { DEVICES, PRECISIONS, resolvePrecision, type Device, type Precision } from '../core/device.ts';
+import { CnextError } from '../core/errors.ts';
 import { invalidParameterError } from '../core/is.ts';
 
 export interface DeviceFlags {
@@ -36,6 +37,8 @@ export function parseDeviceFlags(o: DeviceFlags, defaultDevice: Device = 'cpu'):
   if (o.gpu === undefined) return { device, precision };
   const id = Number(o.gpu);
   if (!/^\d+$/.test(o.gpu) || !Number.isSafeInteger(id)) throw invalidParameterError('--gpu', 'integer ≥ 0', o.gpu);
-  if (device !== 'cuda') throw invalidParameterError('--gpu', 'no value without --device cuda', o.gpu);
+  if (device !== 'cuda') {
+    throw new CnextError('INVALID_PARAMETER', `--gpu ${o.gpu} needs --device cuda`, { solutions: [`Add --device cuda, or drop --gpu`] });
+  }
   return { device, precision, deviceId: id };
 }
