@@ -53,7 +53,7 @@ export function register(program: Command): void {
         await runChecksInThisProcess(req.names, req.model, req.target);
         return;
       }
-      const facts = probeMachine();
+      const facts = await probeMachine();
       const target = parseDeviceFlags(o, facts.onnxruntime.cudaProvider ? 'cuda' : 'cpu');
       const out = (s: string) => process.stdout.write(`${s}\n`);
       if (!o.json) {

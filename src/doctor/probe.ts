@@ -3,7 +3,6 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { binaryPath } from '../../video/ffmpeg.ts';
 import { ortInstall } from '../onnx/cuda.ts';
 
 export interface OrtFacts {
@@ -101,8 +100,10 @@ export function probeGpus(): { gpus?: GpuFacts[]; cudaDriverVersion?: string } {
   return { gpus: parseGpuQuery(csv), ...(cuda ? { cudaDriverVersion: cuda } : {}) };
 }
 
-export function probeFfmpeg(): MachineFacts['ffmpeg'] {
+/** The ffmpeg video/ffmpeg.ts resolves (loaded lazily: a machine without the ffmpeg packages still gets a report). */
+export async function probeFfmpeg(): Promise<MachineFacts['ffmpeg']> {
   try {
+    const { binaryPath } = await import('../../video/ffmpeg.ts');
     const file = binaryPath('ffmpeg');
     const r = spawnSync(file, ['-version'], { encoding: 'utf8', timeout: 15_000 });
     return { path: file, version: (r.stdout ?? '').split('\n')[0].trim() };
@@ -111,6 +112,6 @@ export function probeFfmpeg(): MachineFacts['ffmpeg'] {
   }
 }
 
-export function probeMachine(): MachineFacts {
-  return { onnxruntime: probeOrt(), cudaLibraries: probeCudaLibraries(), ...probeGpus(), ffmpeg: probeFfmpeg() };
+export async function probeMachine(): Promise<MachineFacts> {
+  return { onnxruntime: probeOrt(), cudaLibraries: probeCudaLibraries(), ...probeGpus(), ffmpeg: await probeFfmpeg() };
 }
