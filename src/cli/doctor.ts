@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { checkNetworks, describeFailure, type ChildRequest, type NetworkReport } from '../doctor/check.ts';
-import { probeMachine, type MachineFacts } from '../doctor/probe.ts';
+import { probeMachine, probeOrt, type MachineFacts } from '../doctor/probe.ts';
 import { addDeviceFlags, parseDeviceFlags, type DeviceFlags } from './device-flags.ts';
 
 interface DoctorOptions extends DeviceFlags {
@@ -53,8 +53,8 @@ export function register(program: Command): void {
         await runChecksInThisProcess(req.names, req.model, req.target);
         return;
       }
+      const target = parseDeviceFlags(o, probeOrt().cudaProvider ? 'cuda' : 'cpu');
       const facts = await probeMachine();
-      const target = parseDeviceFlags(o, facts.onnxruntime.cudaProvider ? 'cuda' : 'cpu');
       const out = (s: string) => process.stdout.write(`${s}\n`);
       if (!o.json) {
         for (const l of formatFacts(facts)) out(l);
