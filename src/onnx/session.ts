@@ -5,7 +5,7 @@ import os from 'node:os';
 import './no-telemetry.ts'; // must precede onnxruntime-node
 import * as ort from 'onnxruntime-node';
 import { CnextError } from '../core/errors.ts';
-import { resolvePrecision, type Precision } from '../core/device.ts';
+import { checkDevicePrecision, type Precision } from '../core/device.ts';
 import type { DType, Tensor } from '../core/tensor.ts';
 import type { BuiltModel } from './builder.ts';
 import { applyCudaPrecision, CUDA_SESSION_CONFIG, cudaProviderLibrary, gpuOutOfMemory, isCudaOutOfMemory } from './cuda.ts';
@@ -16,8 +16,9 @@ import type { Device as ExecutionProvider } from '../core/device.ts';
 export interface SessionOptions {
   provider?: ExecutionProvider;
   /**
-   * Number format (default: the device's, fp16 on CUDA). The session layer only sets the provider's math mode
-   * (CUDA fp32 = TF32 off, see cuda.ts); which dtypes a graph computes in is the network builders' business.
+   * Number format the caller runs in (refused on CPU unless fp32). The session layer only sets the provider's math
+   * mode from it (CUDA fp32 = TF32 off, process-wide, see cuda.ts; absent = the process's current mode); which
+   * dtypes a graph computes in is the network builders' business.
    */
   precision?: Precision;
   /** CUDA device ordinal (default 0). */
@@ -71,12 +72,14 @@ export class Session {
   static async create(model: BuiltModel, options: SessionOptions = {}): Promise<Session> {
     const label = options.label ?? 'network';
     const provider = options.provider ?? 'cpu';
-    const precision = resolvePrecision(provider, options.precision);
+    if (options.precision) checkDevicePrecision(provider, options.precision);
     const extra: Record<string, Record<string, string>> = {
       session: { model_external_initializers_file_folder_path: model.externalDir },
     };
     if (provider === 'cuda') {
-      applyCudaPrecision(precision);
+      // Only an explicit precision sets (or is checked against) the process's TF32 mode; a session created
+      // without one (a helper graph) runs in whatever mode the process is in.
+      if (options.precision) applyCudaPrecision(options.precision);
       Object.assign(extra.session, CUDA_SESSION_CONFIG);
     }
     if (options.lowMemory) {
