@@ -6,6 +6,8 @@ import type { BenchResult } from './isolate.ts';
 export interface Benchmark {
   readonly name: string;
   readonly description: string;
+  /** Takes --device/--precision (runs its networks there); the others measure the CPU only. */
+  readonly onDevice?: boolean;
   /** Runs inside the child process. */
   run(args: Record<string, string>): Promise<BenchResult>;
 }
@@ -28,11 +30,13 @@ export const BENCHMARKS: readonly Benchmark[] = [
   },
   {
     name: 'unet',
-    description: 'full-size UNet (+ControlNeXt input), CFG batch 2, 14 frames, 256×256: s/call, RSS — normal mode',
+    onDevice: true,
+    description: 'full-size UNet (+ControlNeXt input), CFG batch 2 (default 14 frames, 256×256; --size/--frames): s/call, first call, RSS, GPU memory',
     run: async (a) => (await import('./networks.ts')).benchUnet(a, false),
   },
   {
     name: 'unet-lowmem',
+    onDevice: true,
     description: 'the same UNet call in low-memory mode (fp16 weights stay mmapped)',
     run: async (a) => (await import('./networks.ts')).benchUnet(a, true),
   },
@@ -43,13 +47,21 @@ export const BENCHMARKS: readonly Benchmark[] = [
   },
   {
     name: 'controlnext-overhead',
-    description: 'ControlNeXt branch + injection vs the plain UNet, per denoising step',
+    onDevice: true,
+    description: 'ControlNeXt branch alone, UNet with and without its input: the branch’s share of a UNet call and of a step',
     run: async (a) => (await import('./networks.ts')).benchControlNeXtOverhead(a),
   },
   {
     name: 'sampler',
+    onDevice: true,
     description: 'the whole generator at full size: 256×256, 14 frames, 2 steps, 1 window — seconds per stage',
     run: async (a) => (await import('./sampler.ts')).benchSampler(a),
+  },
+  {
+    name: 'job-240',
+    onDevice: true,
+    description: 'the default job end to end on the device: 240 frames, windows 24/6, 25 steps, 576×1024 (--frames/--size/--steps shrink it)',
+    run: async (a) => (await import('./sampler.ts')).benchJob(a),
   },
   {
     name: 'pose',

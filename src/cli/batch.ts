@@ -100,11 +100,12 @@ export async function runBatchCommand(f: BatchFlags, deps: BatchCliDeps = {}, re
       const root = modelsRoot({ models: f.models });
       const runnable = items.flatMap((it) => (it.options ? [it.options] : []));
       const device = runnable[0]?.device ?? 'cpu';
-      const loaded = deps.run?.components ? undefined : loadModelComponents(root, { device });
+      const precision = runnable[0]?.precision;
+      const loaded = deps.run?.components ? undefined : loadModelComponents(root, { device, precision });
       const components = deps.run?.components ?? loaded!;
       await preflight({
         weightFiles: loaded && [loaded.files.imageEncoder, loaded.files.vae, ...loaded.files.unet, loaded.files.controlnext],
-        modelsRoot: root, device, outputs: [path.join(f.out, 'report.json')], signal: ac.signal,
+        modelsRoot: root, device, precision, outputs: [path.join(f.out, 'report.json')], signal: ac.signal,
         bytes: Math.max(0, ...runnable.map((o) => estimateJobBytes({ ...frameSize(o), frames: Math.min(o.maxFrames, 1000), extraVideos: 0 }))),
       });
       modelsKey ??= components.key ?? '';

@@ -216,7 +216,7 @@ async function preflightJob(ctx: JobContext, opened: OpenedInputs): Promise<void
   const { input, o } = ctx;
   const frames = Math.min(o.maxFrames, Math.ceil(opened.info.frames / o.stride));
   await preflight({
-    weightFiles: opened.weightFiles, modelsRoot: opened.modelsRoot, device: o.device, jobDir: ctx.jobDir, signal: ctx.signal,
+    weightFiles: opened.weightFiles, modelsRoot: opened.modelsRoot, device: o.device, precision: o.precision, jobDir: ctx.jobDir, signal: ctx.signal,
     outputs: [ctx.out, ...[input.sideBySide, input.poseVideo].filter((f): f is string => !!f)],
     bytes: estimateJobBytes({ width: ctx.width, height: ctx.height, frames, extraVideos: (input.sideBySide ? 1 : 0) + (input.poseVideo ? 1 : 0) }),
     log: (message) => ctx.emit({ type: 'log', level: 'info', message }),
