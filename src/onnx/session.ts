@@ -2,6 +2,7 @@
 // external data lives in the user's weight files (see DESIGN.md, "Networks are built, not exported").
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import './no-telemetry.ts'; // must precede onnxruntime-node
 import * as ort from 'onnxruntime-node';
 import { CnextError } from '../core/errors.ts';
