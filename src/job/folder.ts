@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { writeJsonAtomic } from '../core/atomic-file.ts';
 import { CnextError } from '../core/errors.ts';
 import { RunHasher } from '../diffusion/checkpoint.ts';
+import { describeBinary, resolveFfmpeg } from '../../video/ffmpeg.ts';
 import type { JobOptions } from './options.ts';
 import { flagName } from './knobs.ts';
 import { poseOptions } from './options.ts';
@@ -56,6 +57,8 @@ export interface Versions {
   readonly cnext: string;
   readonly node: string;
   readonly onnxruntime: string;
+  /** The ffmpeg that decoded and encoded: `5.1.9-0+deb12u1 (system)`, or `(bundled)`, `(env)` (video/ffmpeg.ts). */
+  readonly ffmpeg?: string;
 }
 
 /** `<dir of out>/.<name of out>.cnext-job` */
@@ -80,7 +83,7 @@ export function versions(): Versions {
   } catch {
     // not resolvable: keep 'unknown'
   }
-  return { cnext: read(path.join(root, 'package.json')), node: process.version, onnxruntime: ort };
+  return { cnext: read(path.join(root, 'package.json')), node: process.version, onnxruntime: ort, ffmpeg: describeBinary(resolveFfmpeg().ffmpeg, false) };
 }
 
 export function poseKey(inputs: JobRecord['inputs'], o: JobOptions): string {

@@ -86,3 +86,16 @@ describe('user-facing failures through bin/cnext.js', () => {
     expect(r).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });
   });
 });
+
+describe('the bundled ffmpeg', () => {
+  it('runs the pose command when no system ffmpeg is on PATH', () => {
+    const poses = path.join(dir, 'poses');
+    const r = spawnSync(process.execPath, [BIN, 'pose', DANCE, '--out', poses, '--max-frames', '3', '--stride', '10'], {
+      env: { ...env, PATH: '' }, encoding: 'utf8', timeout: 120_000,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const doc = JSON.parse(fs.readFileSync(path.join(poses, 'poses.json'), 'utf8')) as { frames: unknown[] };
+    expect(doc.frames).toHaveLength(3);
+  }, 120_000);
+});
