@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeJsonAtomic } from '../core/atomic-file.ts';
 import { CnextError } from '../core/errors.ts';
+import { acquirePidLock } from '../core/pid-lock.ts';
 import { RunHasher } from '../diffusion/checkpoint.ts';
 import { describeBinary, resolveFfmpeg } from '../../video/ffmpeg.ts';
 import type { JobOptions } from './options.ts';
@@ -171,38 +172,10 @@ export const LOCK_FILE = 'job.lock';
  * taken over. Returns the release function.
  */
 export function lockJobDir(dir: string): () => void {
-  const file = path.join(dir, LOCK_FILE);
   fs.mkdirSync(dir, { recursive: true });
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
-      return () => {
-        try {
-          if (fs.readFileSync(file, 'utf8').trim() === String(process.pid)) fs.rmSync(file, { force: true });
-        } catch {
-          // already gone
-        }
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const pid = Number(fs.readFileSync(file, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
-        throw new CnextError('JOB_BUSY', `Another cnext process (pid ${pid}) is working in the job folder ${dir}`, {
-          solutions: ['Wait for it to finish, or stop it (Ctrl-C) and run the command again', 'Or use another --job-dir'],
-        });
-      }
-      fs.rmSync(file, { force: true }); // stale: its process is gone
-    }
-  }
-  throw new CnextError('JOB_BUSY', `Cannot lock the job folder ${dir}`, { category: 'system' });
+  return acquirePidLock(path.join(dir, LOCK_FILE), (pid) =>
+    new CnextError('JOB_BUSY', `Another cnext process (pid ${pid}) is working in the job folder ${dir}`, {
+      solutions: ['Wait for it to finish, or stop it (Ctrl-C) and run the command again', 'Or use another --job-dir'],
+    }),
+  );
 }
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
