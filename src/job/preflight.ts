@@ -14,7 +14,7 @@ import path from 'node:path';
 import { writeJsonAtomic } from '../core/atomic-file.ts';
 import type { Device } from '../core/device.ts';
 import { CnextError, isCnextError, type ErrorCategory } from '../core/errors.ts';
-import { checkContent, readManifest, sha256File } from '../../models/cache.ts';
+import { checkContent, expectedFiles, readManifest, sha256File } from '../../models/cache.ts';
 import { diskFree } from '../../models/download.ts';
 import { modelDir } from '../../models/layout.ts';
 import { REGISTRY, type ModelEntry } from '../../models/registry.ts';
@@ -152,9 +152,11 @@ function expectedFor(file: string, root: string | undefined): Expected | undefin
     const dir = modelDir(root, entry);
     const rel = path.relative(dir, file);
     if (rel.startsWith('..') || path.isAbsolute(rel)) continue;
-    const reg = entry.files.find((f) => f.path === rel.split(path.sep).join('/'));
-    const rec = readManifest(root, entry).files[rel.split(path.sep).join('/')];
-    return { entry, rel, bytes: reg?.bytes ?? rec?.bytes, sha256: reg?.sha256 ?? rec?.sha256 };
+    const key = rel.split(path.sep).join('/');
+    const manifest = readManifest(root, entry);
+    const reg = expectedFiles(entry, manifest).find((f) => f.path === key); // a synthetic folder: its own manifest
+    const rec = manifest.files[key];
+    return { entry, rel, bytes: reg?.bytes ?? rec?.bytes, sha256: reg?.sha256 ?? (rec?.sha256 || undefined) };
   }
   return undefined;
 }
