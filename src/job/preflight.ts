@@ -35,7 +35,7 @@ export interface PreflightInput {
   /** Hash weight files whose sha256 is known and not yet verified for their size and mtime (default true). */
   readonly hash?: boolean;
   readonly signal?: AbortSignal;
-  /** Progress lines ("checking the sha256 of … (once per file)"). */
+  /** Progress lines ("Checking the sha256 of … (once per file; 3.0 GB)", for files that take a while). */
   readonly log?: (message: string) => void;
 }
 
@@ -197,7 +197,7 @@ async function checkWeightFile(file: string, p: PreflightInput): Promise<void> {
   const verified = readVerified(dir);
   const seen = verified[exp.rel];
   if (seen && seen.bytes === st.size && seen.mtimeMs === st.mtimeMs && seen.sha256 === exp.sha256.toLowerCase()) return;
-  p.log?.(`Checking the sha256 of ${file} (once per file)`);
+  if (st.size >= 256e6) p.log?.(`Checking the sha256 of ${file} (once per file; ${gb(st.size)})`); // seconds, not instant
   const got = await sha256File(file, p.signal);
   if (got !== exp.sha256.toLowerCase()) {
     throw new CnextError('MODEL_FILE_DAMAGED', `Weight file ${file} has sha256 ${got}, expected ${exp.sha256}`, { category: 'system', solutions: repull });
