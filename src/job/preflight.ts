@@ -106,22 +106,42 @@ export async function preflight(p: PreflightInput): Promise<void> {
 
 const gb = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(1)} GB` : `${Math.ceil(n / 1e6)} MB`);
 
-/** Creates `dir` if needed and a probe file in it; returns the problem in words, or null. */
+/**
+ * Creates `dir` if needed and a probe file in it; returns the problem in words, or null. When the folder cannot
+ * be created, the nearest existing folder above it is probed, so the words are the real cause (a read-only
+ * mount says EROFS there, while a recursive mkdir only says ENOENT).
+ */
 export function probeWritable(dir: string): string | null {
-  const probe = path.join(dir, `.cnext-probe-${process.pid}`);
   try {
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(probe, '');
-    fs.rmSync(probe, { force: true });
+  } catch (e) {
+    let above = path.dirname(dir);
+    while (!fs.existsSync(above) && path.dirname(above) !== above) above = path.dirname(above);
+    const cause = fs.existsSync(above) && !fs.statSync(above).isDirectory() ? 'ENOTDIR' : probe(above) ?? (e as NodeJS.ErrnoException).code;
+    return `${words(cause, e as Error)}${above !== path.dirname(dir) || cause !== (e as NodeJS.ErrnoException).code ? ` (at ${above})` : ''}`;
+  }
+  const code = probe(dir);
+  return code === null ? null : words(code);
+}
+
+/** Writes and removes a probe file in `dir`: null, or the error code. */
+function probe(dir: string): string | null {
+  const file = path.join(dir, `.cnext-probe-${process.pid}`);
+  try {
+    fs.writeFileSync(file, '');
+    fs.rmSync(file, { force: true });
     return null;
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const words: Record<string, string> = {
-      EACCES: 'permission denied', EPERM: 'permission denied', EROFS: 'read-only file system',
-      ENOTDIR: 'a part of the path is a file, not a folder', EEXIST: 'a file of that name is in the way', ENOSPC: 'the disk is full',
-    };
-    return words[err.code ?? ''] ?? err.message;
+    return (e as NodeJS.ErrnoException).code ?? 'EIO';
   }
+}
+
+function words(code: string | undefined, e?: Error): string {
+  const w: Record<string, string> = {
+    EACCES: 'permission denied', EPERM: 'permission denied', EROFS: 'read-only file system',
+    ENOTDIR: 'a part of the path is a file, not a folder', EEXIST: 'a file of that name is in the way', ENOSPC: 'the disk is full',
+  };
+  return w[code ?? ''] ?? e?.message ?? code ?? 'unknown error';
 }
 
 /**
@@ -190,7 +210,9 @@ async function checkWeightFile(file: string, p: PreflightInput): Promise<void> {
   }
   const content = checkContent(file);
   if (content.problem) {
-    throw new CnextError('MODEL_FILE_DAMAGED', `Weight file ${file} is damaged: ${content.problem}`, { category: 'system', solutions: repull });
+    // the readers' messages start with the file's path: `<file> is not a valid safetensors file: …`
+    const what = content.problem.startsWith(file) ? content.problem.slice(file.length).replace(/^:? */, '') : `is damaged: ${content.problem}`;
+    throw new CnextError('MODEL_FILE_DAMAGED', `Weight file ${file} ${what}`, { category: 'system', solutions: repull });
   }
   if (!exp?.sha256 || p.hash === false) return;
   const dir = modelDir(p.modelsRoot!, exp.entry);

@@ -65,7 +65,7 @@ describe('preflight', () => {
     fs.writeFileSync(copy, data.subarray(0, data.length - 1000));
     const e = await failure({ weightFiles: [copy] });
     expect(e?.code).toBe('PREFLIGHT');
-    expect(e?.message).toMatch(new RegExp(`^Weight file ${copy} is damaged: .*past the end of the file .*truncated download\\?\\)$`));
+    expect(e?.message).toMatch(new RegExp(`^Weight file ${copy} is not a valid safetensors file: tensor .* past the end of the file .*truncated download\\?\\)$`));
     // the size recorded at download time catches it without parsing
     const vae = files[1]!;
     const saved = fs.readFileSync(vae);
@@ -81,6 +81,7 @@ describe('preflight', () => {
     const blocker = path.join(dir, 'a-file');
     fs.writeFileSync(blocker, 'x');
     expect(probeWritable(path.join(blocker, 'sub'))).toBe('a part of the path is a file, not a folder');
+    expect(probeWritable(path.join(blocker, 'sub', 'deeper'))).toBe(`a part of the path is a file, not a folder (at ${blocker})`);
     const e = await failure({ outputs: [path.join(blocker, 'o.mp4')], bytes: 1e18 });
     expect(e?.message).toBe(
       '2 problems before starting:\n' +
