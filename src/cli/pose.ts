@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { CnextError } from '../core/errors.ts';
+import { assertWritable } from '../core/writable.ts';
 import { invalidParameterError } from '../core/is.ts';
 import type { EmitFn } from '../core/events.ts';
 import { detectStillPose, detectionSize, extractPoseTrack, type PoseTrack } from '../../pose/extract.ts';
@@ -77,6 +78,7 @@ const roundPose = (p: Pose | null): Pose | null =>
 
 /** Runs the whole command; returns what it wrote. */
 export async function runPose(video: string, o: PoseOptions, emit: EmitFn = () => {}, signal?: AbortSignal): Promise<{ json: PosesJson; files: string[] }> {
+  assertWritable(o.out, '--out'); // before the detection, not after it
   const info = await probeVideo(video);
   let size = parseSize(o.size);
   let reference: Pose | null = null;

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { writeJsonAtomic } from '../core/atomic-file.ts';
 import type { Device } from '../core/device.ts';
 import { CnextError, isCnextError, type ErrorCategory } from '../core/errors.ts';
+import { probeWritable } from '../core/writable.ts';
 import { checkContent, expectedFiles, readManifest, sha256File } from '../../models/cache.ts';
 import { diskFree } from '../../models/download.ts';
 import { modelDir } from '../../models/layout.ts';
@@ -46,6 +47,8 @@ interface Failure {
 }
 
 /** Runs every check; throws one CnextError (code PREFLIGHT, or the single failure's own) listing all failures. */
+export { probeWritable } from '../core/writable.ts';
+
 export async function preflight(p: PreflightInput): Promise<void> {
   const failures: Failure[] = [];
   const fail = (e: unknown, fallback: ErrorCategory = 'system') => {
@@ -105,44 +108,6 @@ export async function preflight(p: PreflightInput): Promise<void> {
 }
 
 const gb = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(1)} GB` : `${Math.ceil(n / 1e6)} MB`);
-
-/**
- * Creates `dir` if needed and a probe file in it; returns the problem in words, or null. When the folder cannot
- * be created, the nearest existing folder above it is probed, so the words are the real cause (a read-only
- * mount says EROFS there, while a recursive mkdir only says ENOENT).
- */
-export function probeWritable(dir: string): string | null {
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    let above = path.dirname(dir);
-    while (!fs.existsSync(above) && path.dirname(above) !== above) above = path.dirname(above);
-    const cause = fs.existsSync(above) && !fs.statSync(above).isDirectory() ? 'ENOTDIR' : probe(above) ?? (e as NodeJS.ErrnoException).code;
-    return `${words(cause, e as Error)}${above !== path.dirname(dir) || cause !== (e as NodeJS.ErrnoException).code ? ` (at ${above})` : ''}`;
-  }
-  const code = probe(dir);
-  return code === null ? null : words(code);
-}
-
-/** Writes and removes a probe file in `dir`: null, or the error code. */
-function probe(dir: string): string | null {
-  const file = path.join(dir, `.cnext-probe-${process.pid}`);
-  try {
-    fs.writeFileSync(file, '');
-    fs.rmSync(file, { force: true });
-    return null;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code ?? 'EIO';
-  }
-}
-
-function words(code: string | undefined, e?: Error): string {
-  const w: Record<string, string> = {
-    EACCES: 'permission denied', EPERM: 'permission denied', EROFS: 'read-only file system',
-    ENOTDIR: 'a part of the path is a file, not a folder', EEXIST: 'a file of that name is in the way', ENOSPC: 'the disk is full',
-  };
-  return w[code ?? ''] ?? e?.message ?? code ?? 'unknown error';
-}
 
 /**
  * What a job writes, roughly: the output MP4 (and side-by-side, pose video) at a generous 0.3 bits per pixel,

@@ -52,6 +52,14 @@ const CASES: ReadonlyArray<{ name: string; args: () => string[]; code: number; e
     name: 'batch into an unwritable folder', args: () => ['batch', path.dirname(DANCE), '--ref', REF, '--out', path.join(dir, 'a-file', 'results'), '--models', models],
     code: 3, error: /^cnext: Cannot write to the folder .*a-file\/results: a part of the path is a file, not a folder$/,
   },
+  {
+    name: 'pose into an unwritable folder', args: () => ['pose', DANCE, '--out', path.join(dir, 'a-file', 'poses')],
+    code: 3, error: /^cnext: Cannot write to the folder .*a-file\/poses: a part of the path is a file, not a folder$/,
+  },
+  {
+    name: 'models synth into an unwritable folder', args: () => ['models', 'synth', '--preset', 'tiny', '--out', path.join(dir, 'a-file', 'm')],
+    code: 3, error: /^cnext: Cannot write to the folder .*a-file\/m: a part of the path is a file, not a folder$/,
+  },
   { name: 'no models', args: () => run('--models', path.join(dir, 'empty-models')), code: 2, error: /^cnext: Stable Video Diffusion img2vid-xt 1\.1 \(svd-xt-1-1\/\) not found in the models folder/ },
   { name: 'truncated weights', args: () => run('--models', path.join(dir, 'damaged')), code: 3, error: /^cnext: Weight file .*controlnet\.bin is \d+ bytes, expected \d+ \(truncated download\?\)$/ },
   { name: 'unreadable video', args: () => ['run', '--ref', REF, '--video', path.join(dir, 'garbage.mp4'), '--out', out(), '--models', models], code: 2, error: /^cnext: Cannot read video .*garbage\.mp4: not a video ffmpeg understands/ },
