@@ -21,7 +21,7 @@ describe('pose stage', () => {
     const refImage = await fitImage(img.rgb, img.width, img.height, width, height, SMALL.fit);
     const inputs = { ref: { path: REF, bytes: 1, sha256: 'r' }, video: { path: DANCE, bytes: 1, sha256: 'v' } };
     const run = async (retarget: 'fit' | 'limb') => {
-      const options = { ...SMALL, maxFrames: 2, retarget };
+      const options = { ...SMALL, maxFrames: 2, retarget, poseModel: 'mediapipe' as const };
       const jobDir = path.join(dir, retarget);
       fs.mkdirSync(jobDir);
       return extractJobPoses({ refImage, video: DANCE, info, options, key: poseKey(inputs, options), jobDir, emit: () => {} });
