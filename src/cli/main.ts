@@ -20,6 +20,8 @@ const COMMANDS: ReadonlyArray<{ command: string; load: () => Promise<{ register:
   { command: 'demo', load: () => import('./demo.ts') },
   { command: 'batch', load: () => import('./batch.ts') },
   { command: 'presets', load: () => import('./presets.ts') },
+  { command: 'worker', load: () => import('./worker.ts') },
+  { command: 'queue', load: () => import('./queue.ts') },
 ];
 
 /** The program with the commands that `argv` can reach (all of them when argv names none, e.g. for help). */
