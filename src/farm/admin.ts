@@ -15,7 +15,8 @@ export interface QueueStatus {
 
 async function withQueue<T>(q: QueueUrl, body: (queue: Queue) => Promise<T>): Promise<T> {
   await probe(q);
-  const queue = new Queue(QUEUE_NAME, { connection: connect(q) });
+  const redis = connect(q);
+  const queue = new Queue(QUEUE_NAME, { connection: redis });
   queue.on('error', () => {});
   try {
     return await body(queue);
@@ -23,6 +24,7 @@ async function withQueue<T>(q: QueueUrl, body: (queue: Queue) => Promise<T>): Pr
     throw queueError(e, q);
   } finally {
     await queue.close().catch(() => {});
+    redis.disconnect();
   }
 }
 

@@ -53,7 +53,8 @@ export async function runFarmBatch(f: FarmBatchFlags, farm: FarmFlags, deps: Far
   });
   await probe(q);
   const log = (line: string) => void stderr.write(`${line}\n`);
-  const queue = new Queue(QUEUE_NAME, { connection: connect(q, log) });
+  const redis = connect(q, log);
+  const queue = new Queue(QUEUE_NAME, { connection: redis });
   queue.on('error', () => {}); // connection trouble is logged once per outage by connect()
   const t0 = performance.now();
   const startedAt = new Date().toISOString();
@@ -114,6 +115,7 @@ export async function runFarmBatch(f: FarmBatchFlags, farm: FarmFlags, deps: Far
     deps.signal?.removeEventListener('abort', stop);
     await close();
     await queue.close().catch((e: unknown) => log(redactText(String(e), q)));
+    redis.disconnect(); // BullMQ leaves a connection it was given open
   }
 }
 

@@ -84,8 +84,13 @@ export async function followJobs(queue: Queue, items: readonly FarmItemView[], o
     lastTotals = key;
     if (left === 0 || o.signal?.aborted) return views;
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, o.pollMs ?? 500);
-      o.signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+      const wake = () => {
+        clearTimeout(t);
+        o.signal?.removeEventListener('abort', wake);
+        resolve();
+      };
+      const t = setTimeout(wake, o.pollMs ?? 500);
+      o.signal?.addEventListener('abort', wake, { once: true });
     });
   }
 }

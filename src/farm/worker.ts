@@ -24,6 +24,7 @@ import { CnextError, isCnextError } from '../core/errors.ts';
 import type { JobEvent } from '../core/events.ts';
 import type { Device } from '../core/device.ts';
 import { defaultJobDir } from '../job/folder.ts';
+import { DEFAULT_OPTIONS, type GenerateOptions } from '../job/options.ts';
 import { ours } from '../batch/runner.ts';
 import { connect, probe, redactText, type QueueUrl } from './connection.ts';
 import { compareIdentity, identityKey, modelIdentity } from './identity.ts';
@@ -111,8 +112,9 @@ export async function startWorker(c: WorkerConfig): Promise<RunningWorker> {
   c.log(`worker ${name}: models ${root} (${identity.length} files), ${c.device}${c.lowMemory ? ', low memory' : ''}; jobs may use ${roots.join(', ')}`);
 
   const process1 = (job: Job) => processJob(job, { c, name, roots, identity, components, hashLocal });
+  const redis = connect(c.queue, c.log);
   const worker = new Worker(QUEUE_NAME, process1, {
-    connection: connect(c.queue, c.log),
+    connection: redis,
     name,
     concurrency: c.concurrency ?? 1,
     lockDuration: c.lockDurationMs ?? DEFAULT_LOCK_MS,
@@ -131,6 +133,7 @@ export async function startWorker(c: WorkerConfig): Promise<RunningWorker> {
     name, worker, components,
     async close(force = false) {
       await worker.close(force);
+      redis.disconnect();
       await components.dispose();
     },
   };
@@ -188,7 +191,7 @@ async function processJob(job: Job, x: JobContext): Promise<FarmResult> {
   };
   c.log(`job ${job.id} (${j.name}) on ${x.name}: ${files.output}`);
   const r = await runJob(
-    { ref: files.ref, video: files.video, out: files.output, options: { ...j.options, device: c.device, lowMemory: c.lowMemory }, preset: j.preset },
+    { ref: files.ref, video: files.video, out: files.output, options: canonical({ ...j.options, device: c.device, lowMemory: c.lowMemory }), preset: j.preset },
     { components: x.components, emit },
   );
   await progress.flush();
@@ -198,6 +201,9 @@ async function processJob(job: Job, x: JobContext): Promise<FarmResult> {
     resumedAfterStep: r.reused.upToDate ? (r.reused.afterStep ?? null) : resumedAfterStep, seconds: (performance.now() - t0) / 1000,
   };
 }
+
+/** Options in the order a local run has them (the MP4's metadata lists them: same order, same bytes). */
+const canonical = (o: GenerateOptions): GenerateOptions => Object.fromEntries(Object.keys(DEFAULT_OPTIONS).map((k) => [k, o[k as keyof GenerateOptions]])) as unknown as GenerateOptions;
 
 const pathExists = (p: string) => fs.existsSync(p);
 const statOf = (p: string) => fs.statSync(p);
