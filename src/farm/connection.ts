@@ -84,12 +84,14 @@ export function queueError(e: unknown, q: QueueUrl): CnextError {
 /** One connection that gives up at once: checks that the server answers and accepts the credentials. */
 export async function probe(q: QueueUrl, timeoutMs = 5000): Promise<void> {
   const r = new Redis({ ...q.options, lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-  r.on('error', () => {}); // reported through the rejected promise below
+  // the client reports the cause (e.g. WRONGPASS) as an 'error' event, then rejects with "Connection is closed."
+  let cause: unknown;
+  r.on('error', (e: unknown) => (cause ??= e));
   try {
     await r.connect();
     await r.ping();
   } catch (e) {
-    throw queueError(e, q);
+    throw queueError(cause ?? e, q);
   } finally {
     r.disconnect();
   }
