@@ -11,7 +11,8 @@
 // Locks and stalls. BullMQ holds a job by a lock that the worker renews every lockDuration/2 from a timer on the
 // event loop. onnxruntime-node runs each network call synchronously on that loop (backend.js: setImmediate, then
 // a blocking run), so during one UNet call no renewal can happen: the lock must outlast the longest single
-// network call (plus session creation), not the job. A lock that expires while the job still runs would hand
+// network call, not the job. Graph building and session creation block the loop too, so the worker does them
+// once, before it takes its first job. A lock that expires while the job still runs would hand
 // the job to a second worker. Hence the default lockDuration of 10 min (`--lock-duration`), far above one call
 // at the reference size on a GPU; a killed worker's job returns after at most lockDuration + stalledInterval and
 // resumes elsewhere from its checkpoint. maxStalledCount 3 lets a job survive a few preemptions before it fails.
@@ -103,6 +104,11 @@ export async function startWorker(c: WorkerConfig): Promise<RunningWorker> {
   const loaded = loadModelComponents(root, { device: c.device, lowMemory: c.lowMemory });
   const identity = await modelIdentity(root, loaded);
   const components = keepLoaded(loaded, identityKey(identity));
+  // Build every network before taking a job: graph building and session creation block the event loop (they are
+  // synchronous), and doing them inside a job would hold up lock renewal for that long.
+  const tLoad = performance.now();
+  for (const net of [components.imageEncoder, components.vae, components.unet, components.controlnext]) await net();
+  c.log(`worker ${name}: networks loaded in ${((performance.now() - tLoad) / 1000).toFixed(1)} s (kept for every job)`);
   const hashed = new Map<string, Promise<string>>();
   const hashLocal = (n: string) => {
     let h = hashed.get(n);

@@ -58,7 +58,7 @@ function framemd5(file: string): string {
 async function startWorker(name: string, env: Record<string, string> = {}): Promise<TestWorker> {
   const child = spawn(process.execPath, [
     CLI, 'worker', '--queue', redis.url, '--models', path.join(root, 'models'), '--allow-root', path.join(root, 'data'),
-    '--name', name, '--lock-duration', '5', '--stalled-interval', '1',
+    '--name', name, '--lock-duration', '10', '--stalled-interval', '1',
   ], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let log = '';
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
