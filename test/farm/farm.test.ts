@@ -129,6 +129,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  if (process.env.CNEXT_FARM_TEST_LOGS) fs.writeFileSync(process.env.CNEXT_FARM_TEST_LOGS, workers.map((w) => `== ${w.name}\n${w.log()}`).join('\n'));
   for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
   await redis?.stop();
   if (root) fs.rmSync(root, { recursive: true, force: true });
