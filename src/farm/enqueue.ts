@@ -4,6 +4,7 @@
 // against OUTDIR/report.json). Job ids come from the item key and the output, so enqueueing the same batch again
 // adds nothing: a job still in the queue is followed, a failed one is retried, a finished one whose output is
 // gone is run again. Then the follower (follow.ts) shows the jobs until all are done, and writes report.json.
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Queue } from 'bullmq';
 import { CnextError, isCnextError } from '../core/errors.ts';
@@ -75,8 +76,8 @@ export async function enqueueItems(queue: Queue, items: readonly BatchItem[], o:
       if (existing && state === 'failed') {
         await existing.retry('failed');
         how = 'retried';
-      } else if (existing && state === 'completed') {
-        // finished, but its output is not where the report or job folder says (v === 'run'): run it again
+      } else if (existing && state === 'completed' && !fs.existsSync(r.output)) {
+        // finished, but its output has gone since: run it again (the job folder makes that quick if it is intact)
         await existing.remove();
         how = 'rerun';
       }

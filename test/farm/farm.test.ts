@@ -154,7 +154,14 @@ describe('cnext worker + cnext batch --queue (real Redis, tiny model)', () => {
     // …and with report.json gone, the same job ids are found in the queue: still nothing new
     fs.rmSync(path.join(out, 'report.json'));
     const third = await farmBatch(path.join(root, 'data', 'clips'), out, { detach: true });
-    expect(third.stdout).toContain('"added":0');
+    expect(JSON.parse(third.stdout)).toMatchObject({ type: 'farm-start', jobs: 4, added: 0 });
+    const counts = await new Queue(QUEUE_NAME, { connection: new Redis(redis.url, { maxRetriesPerRequest: null }) });
+    try {
+      expect(await counts.getJobCounts('waiting', 'active', 'completed')).toEqual({ waiting: 0, active: 0, completed: 4 });
+    } finally {
+      await counts.close();
+      (await counts.client).disconnect();
+    }
     await Promise.all([stopWorker(w1), stopWorker(w2)]);
     for (const w of [w1, w2]) expect(w.log()).not.toContain(PASSWORD);
   }, 300_000);
