@@ -155,12 +155,13 @@ describe('cnext worker + cnext batch --queue (real Redis, tiny model)', () => {
     fs.rmSync(path.join(out, 'report.json'));
     const third = await farmBatch(path.join(root, 'data', 'clips'), out, { detach: true });
     expect(JSON.parse(third.stdout)).toMatchObject({ type: 'farm-start', jobs: 4, added: 0 });
-    const counts = await new Queue(QUEUE_NAME, { connection: new Redis(redis.url, { maxRetriesPerRequest: null }) });
+    const conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const counts = new Queue(QUEUE_NAME, { connection: conn });
     try {
       expect(await counts.getJobCounts('waiting', 'active', 'completed')).toEqual({ waiting: 0, active: 0, completed: 4 });
     } finally {
       await counts.close();
-      (await counts.client).disconnect();
+      conn.disconnect();
     }
     await Promise.all([stopWorker(w1), stopWorker(w2)]);
     for (const w of [w1, w2]) expect(w.log()).not.toContain(PASSWORD);
