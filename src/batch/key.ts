@@ -2,10 +2,10 @@
 // memory mode, which change how, not what) and the models. Equal keys + the recorded output still there → skip.
 import { sha256File } from '../../models/cache.ts';
 import { RunHasher } from '../diffusion/checkpoint.ts';
-import type { GenerateOptions } from '../job/options.ts';
+import type { JobOptions } from '../job/options.ts';
 
 export async function itemKey(
-  item: { video: string; ref: string; options: GenerateOptions },
+  item: { video: string; ref: string; options: JobOptions },
   modelsKey: string,
   signal?: AbortSignal,
 ): Promise<string> {

@@ -6,7 +6,7 @@
 // A problem that concerns one item (no reference, unknown preset in a row) fails that item only.
 import path from 'node:path';
 import { CnextError, isCnextError } from '../core/errors.ts';
-import type { GenerateOptions } from '../job/options.ts';
+import type { JobOptions } from '../job/options.ts';
 import { resolveValues, type PresetKey, type PresetsContext } from '../presets/index.ts';
 import { discoverVideos, pairedRef } from './discover.ts';
 import { readManifest, type ManifestRow } from './manifest.ts';
@@ -18,7 +18,7 @@ export interface BatchItem {
   readonly video: string;
   readonly ref?: string;
   readonly preset: string;
-  readonly options?: GenerateOptions;
+  readonly options?: JobOptions;
   readonly output: string;
   /** Why this item cannot run (it is reported as failed; the others go on). */
   readonly problem?: CnextError;

@@ -8,6 +8,7 @@ import { fitImage, loadImage } from '../../video/image.ts';
 import { probeVideo } from '../../video/probe.ts';
 import { defaultJobDir, poseKey, readJobRecord } from '../job/folder.ts';
 import { extractJobPoses, readJobPoses } from '../job/poses.ts';
+import { frameSize } from '../job/options.ts';
 import type { ItemContext, RunnableItem } from './runner.ts';
 
 /** Extracts and stores the item's poses unless its job folder already holds them. Returns whether it worked. */
@@ -24,7 +25,8 @@ export async function prefetchPoses(item: RunnableItem, ctx: ItemContext): Promi
   fs.mkdirSync(jobDir, { recursive: true });
   const info = await probeVideo(item.video);
   const img = await loadImage(item.ref);
-  const refImage = await fitImage(img.rgb, img.width, img.height, o.width, o.height, o.fit);
+  const { width, height } = frameSize(o);
+  const refImage = await fitImage(img.rgb, img.width, img.height, width, height, o.fit);
   await extractJobPoses({ refImage, video: item.video, info, options: o, key, jobDir, emit: ctx.emit, signal: ctx.signal });
   return true;
 }

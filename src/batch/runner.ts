@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { CancelledError, CnextError, isCnextError } from '../core/errors.ts';
 import type { EmitFn, JobEvent } from '../core/events.ts';
 import { defaultJobDir, readJobRecord } from '../job/folder.ts';
-import type { GenerateOptions } from '../job/options.ts';
+import type { JobOptions } from '../job/options.ts';
 import type { BatchEvent, ItemStatus } from './events.ts';
 import { itemKey } from './key.ts';
 import type { BatchItem } from './plan.ts';
@@ -17,7 +17,7 @@ import { readReport, REPORT_FILE, summarize, writeReport, type BatchReport, type
 import path from 'node:path';
 
 /** An item that can run: it has a reference photo and resolved options. */
-export type RunnableItem = BatchItem & { readonly ref: string; readonly options: GenerateOptions };
+export type RunnableItem = BatchItem & { readonly ref: string; readonly options: JobOptions };
 
 export interface ItemContext {
   readonly emit: EmitFn;

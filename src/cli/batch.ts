@@ -7,31 +7,30 @@
 // skipped, the interrupted one resumed through its job folder). Ends with a summary and OUTDIR/report.json.
 import path from 'node:path';
 import type { Command } from 'commander';
+import { z } from 'zod';
 import { invalidParameterError } from '../core/is.ts';
 import { CancelledError } from '../core/errors.ts';
+import type { KnobValues } from '../job/knobs.ts';
+import { frameSize } from '../job/options.ts';
 import type { JobRunOptions } from '../job/run.ts';
 import { pickReporter, type Reporter } from '../log/index.ts';
-import { expectedFor } from '../presets/issues.ts';
-import type { PresetKey, PresetsContext } from '../presets/index.ts';
+import type { PresetsContext } from '../presets/index.ts';
 import { planBatch, type BatchItem } from '../batch/plan.ts';
-import { addGenerationOptions } from './run.ts';
 import { formatSummary, type BatchReport } from '../batch/report.ts';
 import { runBatch, type BatchDeps } from '../batch/runner.ts';
 import { addQueueOptions, takeQueueOptions } from './queue.ts';
-import { EXIT_INTERRUPTED, INTERRUPTED, options as runOptions } from './run.ts';
+import { addKnobOptions, checkFlags, EXIT_INTERRUPTED, INTERRUPTED } from './run.ts';
 
-/** The generation flags, as `cnext run` checks them (its schema), minus the single-job files. */
-const knobs = runOptions
-  .pick({
-    preset: true, models: true, size: true, stride: true, maxFrames: true, steps: true, seed: true, guidanceMin: true,
-    guidanceMax: true, framesPerBatch: true, overlap: true, controlStrength: true, decodeChunk: true, fit: true,
-    device: true, lowMemory: true, json: true,
-  })
-  .partial();
-
-const PRESET_KEY: Record<string, PresetKey> = { guidanceMin: 'minGuidance', guidanceMax: 'maxGuidance' };
-const NUMERIC = new Set(['stride', 'maxFrames', 'steps', 'seed', 'guidanceMin', 'guidanceMax', 'framesPerBatch', 'overlap', 'controlStrength', 'decodeChunk']);
-const flagOf = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+const text = z.string().min(1);
+/** `cnext batch`'s own flags (the knobs come from the knob table). */
+const BATCH_FLAGS = {
+  out: { schema: text, expected: 'output folder' },
+  ref: { schema: text.optional(), expected: 'non-empty string' },
+  recursive: { schema: z.boolean().optional(), expected: 'true or false' },
+  manifest: { schema: text.optional(), expected: 'non-empty string' },
+  prefetch: { schema: z.boolean().optional(), expected: 'true or false' },
+  json: { schema: z.boolean().optional(), expected: 'true or false' },
+} as const;
 
 export interface BatchFlags {
   readonly dir: string;
@@ -44,44 +43,18 @@ export interface BatchFlags {
   readonly json: boolean;
   /** Extract the next item's poses while the current one generates (default true). */
   readonly prefetch: boolean;
-  /** Generation flags the user gave, keyed as presets are (width, height, minGuidance, …). */
-  readonly flags: Partial<Record<PresetKey, unknown>>;
+  /** Generation knobs the user gave (the knob table's keys). */
+  readonly flags: Omit<KnobValues, 'preset' | 'models'>;
 }
 
 /** commander's raw options → checked flags (the first problem → a parameter error naming the flag). */
 export function parseBatchOptions(dir: string, raw: Record<string, unknown>): BatchFlags {
-  const { out, ref, recursive, manifest, prefetch, ...rest } = raw;
-  if (typeof out !== 'string' || !out) throw invalidParameterError('--out', 'output folder', out);
-  if (path.extname(out).toLowerCase() === '.mp4') throw invalidParameterError('--out', 'output folder (not a .mp4 file)', out);
-  const input: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(rest)) {
-    if (v === undefined) continue;
-    const t = typeof v === 'string' ? v.trim() : '';
-    input[k] = NUMERIC.has(k) && t !== '' && Number.isFinite(Number(t)) ? Number(t) : v;
-  }
-  const r = knobs.strict().safeParse(input);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    if (issue.code === 'unrecognized_keys') throw invalidParameterError(flagOf(issue.keys[0]!), 'a known flag', true);
-    const key = String(issue.path[0] ?? '');
-    const expected = key === 'size' ? 'WxH, e.g. 576x1024' : key === 'preset' || key === 'models' ? 'non-empty string' : expectedFor(PRESET_KEY[key] ?? key);
-    throw invalidParameterError(flagOf(key), expected, input[key]);
-  }
-  const f = r.data;
-  const flags: Partial<Record<PresetKey, unknown>> = {};
-  for (const [k, v] of Object.entries(f)) {
-    if (['preset', 'models', 'json', 'size'].includes(k) || v === undefined) continue;
-    flags[PRESET_KEY[k] ?? (k as PresetKey)] = v;
-  }
-  if (f.size) {
-    const [w, h] = f.size.split('x').map(Number) as [number, number];
-    flags.width = w;
-    flags.height = h;
-  }
+  const { own: f, knobs } = checkFlags(raw, BATCH_FLAGS, 'batch');
+  if (path.extname(f.out).toLowerCase() === '.mp4') throw invalidParameterError('--out', 'output folder (not a .mp4 file)', f.out);
+  const { preset, models, ...flags } = knobs;
   return {
-    dir, out, ref: typeof ref === 'string' ? ref : undefined, recursive: recursive === true,
-    manifest: typeof manifest === 'string' ? manifest : undefined, preset: f.preset, models: f.models, json: f.json ?? false,
-    prefetch: prefetch !== false, flags,
+    dir, out: f.out, ref: f.ref, recursive: f.recursive === true, manifest: f.manifest, preset, models, json: f.json ?? false,
+    prefetch: f.prefetch !== false, flags,
   };
 }
 
@@ -116,19 +89,30 @@ export async function runBatchCommand(f: BatchFlags, deps: BatchCliDeps = {}, re
   process.on('SIGINT', onSigint);
   let reporter: Reporter | undefined;
   try {
-    reporter = await pickReporter({ json: f.json, tty: Boolean(stdout.isTTY), stdout, onCancel: onSigint, resumeCommand, tui: deps.tui });
     let runItem = deps.runItem;
     let modelsKey = deps.modelsKey;
     if (!runItem) {
       const { runJob } = await import('../job/run.ts'); // onnxruntime and the networks load only for a run
       const { loadModelComponents } = await import('../job/components.ts');
+      const { estimateJobBytes, preflight } = await import('../job/preflight.ts');
       const { modelsRoot } = await import('../../models/layout.ts');
-      // the models are checked once, up front (a missing model would fail every item); their key joins the skip key
-      const components = deps.run?.components ?? loadModelComponents(modelsRoot({ models: f.models }));
+      // Checked once, up front, before the reporter starts (a missing model or an unwritable --out would fail every
+      // item): the models, the output folder, disk space for the largest item, the device. Their key joins the skip key.
+      const root = modelsRoot({ models: f.models });
+      const runnable = items.flatMap((it) => (it.options ? [it.options] : []));
+      const device = runnable[0]?.device ?? 'cpu';
+      const loaded = deps.run?.components ? undefined : loadModelComponents(root, { device });
+      const components = deps.run?.components ?? loaded!;
+      await preflight({
+        weightFiles: loaded && [loaded.files.imageEncoder, loaded.files.vae, ...loaded.files.unet, loaded.files.controlnext],
+        modelsRoot: root, device, outputs: [path.join(f.out, 'report.json')], signal: ac.signal,
+        bytes: Math.max(0, ...runnable.map((o) => estimateJobBytes({ ...frameSize(o), frames: Math.min(o.maxFrames, 1000), extraVideos: 0 }))),
+      });
       modelsKey ??= components.key ?? '';
       runItem = (it, ctx) =>
         runJob({ ref: it.ref, video: it.video, out: it.output, options: it.options, preset: it.preset, models: f.models }, { ...deps.run, emit: ctx.emit, signal: ctx.signal });
     }
+    reporter = await pickReporter({ json: f.json, tty: Boolean(stdout.isTTY), stdout, onCancel: onSigint, resumeCommand, tui: deps.tui });
     const prefetch = deps.prefetch === null || !f.prefetch ? undefined : (deps.prefetch ?? (await import('../batch/prefetch.ts')).prefetchPoses);
     const report = await runBatch(items, { runItem, prefetch, modelsKey }, { outDir: f.out, emit: reporter.emit, signal: ac.signal });
     await reporter.close();
@@ -166,7 +150,7 @@ export function register(program: Command, deps: BatchCliDeps = {}): void {
     .option('--ref <image>', 'reference photo for every video without its own (clip.mp4 + clip.jpg pairs by name)')
     .option('--recursive', 'also the videos in subfolders')
     .option('--manifest <file>', 'CSV or JSON rows video,ref,preset[,out] instead of the folder listing');
-  addGenerationOptions(command)
+  addKnobOptions(command, 'batch')
     .option('--no-prefetch', "don't extract the next video's poses while the current one generates (less memory)")
     .option('--json', 'NDJSON events on stdout, one per line (the summary goes to stderr)');
   addQueueOptions(command).action(async (dir: string, all: Record<string, unknown>) => {

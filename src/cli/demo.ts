@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { invalidParameterError } from '../core/is.ts';
-import { DEFAULT_OPTIONS, type GenerateOptions } from '../job/options.ts';
+import { DEFAULT_OPTIONS, type JobOptions } from '../job/options.ts';
 import type { JobResult } from '../job/run.ts';
 import { runSynth } from './models-synth.ts';
 import { runWithReporter, type RunCliDeps } from './run.ts';
@@ -21,10 +21,9 @@ const DEMO_MODEL = { format: 'cnext-demo-models', version: 1, preset: 'tiny', se
 const MARKER = '.cnext-demo.json';
 
 /** 192×320 (multiples of 64, close to the sample's 9:16), every 3rd frame, 14 frames, 4 steps. */
-export const DEMO_OPTIONS: GenerateOptions = {
+export const DEMO_OPTIONS: JobOptions = {
   ...DEFAULT_OPTIONS,
-  width: 192,
-  height: 320,
+  size: '192x320',
   stride: 3,
   maxFrames: 14,
   steps: 4,

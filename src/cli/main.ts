@@ -1,5 +1,7 @@
 // `cnext` entry: parses argv with commander, runs one command, formats errors. Each command lives in
 // its own file under src/cli/ and exports `register(program)`; this file only lists them.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { CnextError, EXIT_CODE, isCnextError } from '../core/errors.ts';
 
@@ -24,14 +26,32 @@ const COMMANDS: ReadonlyArray<{ command: string; load: () => Promise<{ register:
   { command: 'queue', load: () => import('./queue.ts') },
 ];
 
+/** package.json's version. */
+export function cnextVersion(): string {
+  const file = fileURLToPath(new URL('../../package.json', import.meta.url));
+  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+}
+
+/**
+ * commander's usage errors (missing option, unknown flag or command) as one line on stderr that names the help to
+ * read: `cnext: required option '--out <file.mp4>' not specified (see cnext run --help)`.
+ */
+function oneLineUsageErrors(command: Command, name: string): void {
+  command.showHelpAfterError(false).configureOutput({
+    outputError: (str, write) => write(`cnext: ${str.replace(/^error: /, '').trim().split('\n').join(' ')} (see ${name} --help)\n`),
+  });
+  for (const sub of command.commands) oneLineUsageErrors(sub, `${name} ${sub.name()}`);
+}
+
 /** The program with the commands that `argv` can reach (all of them when argv names none, e.g. for help). */
 export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('cnext')
     .description('Make the person in a photo perform the motion of a driving video (SVD + ControlNeXt on ONNX Runtime).')
-    .showHelpAfterError()
+    .version(cnextVersion(), '-V, --version', 'print the version')
     .exitOverride();
   const wanted = COMMANDS.some((c) => c.command === argv[0]) ? COMMANDS.filter((c) => c.command === argv[0]) : COMMANDS;
   for (const c of wanted) (await c.load()).register(program);
+  oneLineUsageErrors(program, 'cnext');
   return program;
 }
 
@@ -55,8 +75,10 @@ export function reportError(e: unknown): number {
     process.stderr.write(`cnext: ${e.describe()}\n`);
     return EXIT_CODE[e.category];
   }
+  // A bug, not a user's mistake: one line still; the stack trace on request.
   const err = e instanceof Error ? e : new Error(String(e));
-  process.stderr.write(`cnext: internal error: ${err.stack ?? err.message}\n`);
+  const stack = process.env.CNEXT_DEBUG ? `\n${err.stack ?? ''}` : ' (CNEXT_DEBUG=1 prints the stack trace; please report it)';
+  process.stderr.write(`cnext: internal error: ${err.message}${stack}\n`);
   return 1;
 }
 

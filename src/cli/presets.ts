@@ -1,6 +1,6 @@
 // `cnext presets` (every preset with its key values) and `cnext presets show NAME` (all resolved values).
 import type { Command } from 'commander';
-import { DEFAULT_OPTIONS } from '../job/options.ts';
+import { withDefaults } from '../job/options.ts';
 import { DEFAULT_PRESET, findPreset, flagName, listPresets, PRESET_KEYS, type Preset, type PresetsContext } from '../presets/index.ts';
 
 export interface PresetsCliDeps extends PresetsContext {
@@ -14,16 +14,16 @@ export function table(rows: readonly (readonly string[])[]): string {
 }
 
 const guidance = (p: Preset): string => {
-  const { minGuidance: a, maxGuidance: b } = p.values;
+  const { guidanceMin: a, guidanceMax: b } = resolvedPreset(p).values;
   return a === b ? String(a) : `${a}–${b}`;
 };
 
 export function formatList(presets: readonly Preset[]): string {
   const rows = [['NAME', 'SIZE', 'STRIDE', 'MAX FRAMES', 'STEPS', 'GUIDANCE', 'WINDOW/OVERLAP', 'SOURCE', 'DESCRIPTION']];
   for (const p of presets) {
-    const v = p.values;
+    const v = resolvedPreset(p).values;
     rows.push([
-      p.name + (p.name === DEFAULT_PRESET ? ' *' : ''), `${v.width}x${v.height}`, String(v.stride), String(v.maxFrames),
+      p.name + (p.name === DEFAULT_PRESET ? ' *' : ''), v.size, String(v.stride), String(v.maxFrames),
       String(v.steps), guidance(p), `${v.framesPerBatch}/${v.overlap}`, p.source, p.description,
     ]);
   }
@@ -32,7 +32,7 @@ export function formatList(presets: readonly Preset[]): string {
 
 /** Every value the preset resolves to (the job's defaults under it), and where the preset sets it. */
 export function resolvedPreset(p: Preset) {
-  return { ...p, values: { ...DEFAULT_OPTIONS, ...p.values }, setByPreset: PRESET_KEYS.filter((k) => p.values[k] !== undefined) };
+  return { ...p, values: withDefaults(p.values), setByPreset: PRESET_KEYS.filter((k) => p.values[k] !== undefined) };
 }
 
 export function formatShow(p: Preset): string {

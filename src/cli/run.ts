@@ -5,65 +5,23 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { CancelledError } from '../core/errors.ts';
 import { invalidParameterError } from '../core/is.ts';
-import { DEFAULT_OPTIONS, type GenerateOptions } from '../job/options.ts';
+import { flagName, keysIn, knobHelp, KNOBS, parseKnobFlags, type KnobValues, type Scope } from '../job/knobs.ts';
 import type { JobInput, JobResult, JobRunOptions } from '../job/run.ts';
 import { pickReporter, type Reporter } from '../log/index.ts';
-import { expectedFor } from '../presets/issues.ts';
-import { presetValues, resolveValues, type PresetKey, type PresetsContext } from '../presets/index.ts';
+import { resolveValues, type PresetsContext } from '../presets/index.ts';
 
-const knob = presetValues.shape;
 const file = z.string().min(1);
 
-/** The flags of `cnext run`, keyed as commander names them (`--max-frames` ↔ maxFrames). Knob bounds = presets'. */
-export const options = z
-  .object({
-    ref: file,
-    video: file,
-    out: z.string().regex(/\.mp4$/i),
-    preset: z.string().min(1).optional(),
-    models: file.optional(),
-    size: z.string().regex(/^\d+x\d+$/).optional(),
-    stride: knob.stride,
-    maxFrames: knob.maxFrames,
-    steps: knob.steps,
-    seed: knob.seed,
-    guidanceMin: knob.minGuidance,
-    guidanceMax: knob.maxGuidance,
-    framesPerBatch: knob.framesPerBatch,
-    overlap: knob.overlap,
-    controlStrength: knob.controlStrength,
-    decodeChunk: knob.decodeChunk,
-    fit: knob.fit,
-    device: knob.device,
-    lowMemory: knob.lowMemory,
-    sideBySide: file.optional(),
-    poseVideo: file.optional(),
-    jobDir: file.optional(),
-    json: z.boolean().optional(),
-  })
-  .strict();
-export type RunFlags = z.infer<typeof options>;
-
-/** Flag key → preset key where they differ. */
-const PRESET_KEY: Partial<Record<keyof RunFlags, PresetKey>> = { guidanceMin: 'minGuidance', guidanceMax: 'maxGuidance' };
-const NUMERIC = new Set(['stride', 'maxFrames', 'steps', 'seed', 'guidanceMin', 'guidanceMax', 'framesPerBatch', 'overlap', 'controlStrength', 'decodeChunk']);
-
-const flagOf = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-
-function expected(key: string): string {
-  if (key === 'out') return 'file name ending in .mp4';
-  if (key === 'size') return 'WxH, e.g. 576x1024';
-  const pk = PRESET_KEY[key as keyof RunFlags] ?? key;
-  if (pk in knob) return expectedFor(pk);
-  return 'non-empty string';
-}
-
-/** A numeric flag's text as a number when it is one (so messages say `0 of type number`); otherwise unchanged. */
-function coerce(key: string, v: unknown): unknown {
-  if (!NUMERIC.has(key) || typeof v !== 'string') return v;
-  const t = v.trim();
-  return t !== '' && Number.isFinite(Number(t)) ? Number(t) : v;
-}
+/** `cnext run`'s own flags (the knobs come from the knob table), keyed as commander names them. */
+const RUN_FLAGS = {
+  ref: { schema: file, expected: 'non-empty string' },
+  video: { schema: file, expected: 'non-empty string' },
+  out: { schema: z.string().regex(/\.mp4$/i), expected: 'file name ending in .mp4' },
+  sideBySide: { schema: file.optional(), expected: 'non-empty string' },
+  poseVideo: { schema: file.optional(), expected: 'non-empty string' },
+  jobDir: { schema: file.optional(), expected: 'non-empty string' },
+  json: { schema: z.boolean().optional(), expected: 'true or false' },
+} as const;
 
 export interface ParsedRun {
   readonly job: JobInput;
@@ -71,36 +29,36 @@ export interface ParsedRun {
 }
 
 /**
- * commander's raw options → a job: each flag checked by the schema (first problem → a parameter error naming the
- * flag), then merged with the preset; cross-field checks (overlap < frames per batch) come from the merge.
+ * Checks commander's raw values against a command's own flags and the knob table (first problem → a parameter
+ * error naming the flag); unknown keys are refused.
+ */
+export function checkFlags<F extends Record<string, { schema: z.ZodType; expected: string }>>(
+  raw: Readonly<Record<string, unknown>>, own: F, scope: Extract<Scope, 'run' | 'batch'>,
+): { own: { [K in keyof F]: z.output<F[K]['schema']> }; knobs: KnobValues } {
+  const known = new Set<string>([...Object.keys(own), ...keysIn(scope)]);
+  const unknown = Object.keys(raw).find((k) => raw[k] !== undefined && !known.has(k));
+  if (unknown) throw invalidParameterError(flagName(unknown), 'a known flag', true);
+  const out: Record<string, unknown> = {};
+  for (const [k, f] of Object.entries(own)) {
+    const r = f.schema.safeParse(raw[k]);
+    if (!r.success) throw invalidParameterError(flagName(k), f.expected, raw[k]);
+    out[k] = r.data;
+  }
+  return { own: out as { [K in keyof F]: z.output<F[K]['schema']> }, knobs: parseKnobFlags(raw, scope) };
+}
+
+/**
+ * commander's raw options → a job: each flag checked (the knobs by the knob table), then merged with the preset;
+ * cross-field checks (overlap < frames per batch, precision for the device) come from the merge.
  */
 export function parseRunOptions(raw: Record<string, unknown>, ctx: PresetsContext = {}): ParsedRun {
-  const input: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(raw)) if (v !== undefined) input[k] = coerce(k, v);
-  const r = options.safeParse(input);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    if (issue.code === 'unrecognized_keys') throw invalidParameterError(flagOf(issue.keys[0]!), 'a known flag', true);
-    const key = String(issue.path[0] ?? '');
-    throw invalidParameterError(flagOf(key), expected(key), input[key]);
-  }
-  const f = r.data;
-  const flags: Partial<Record<PresetKey, unknown>> = {};
-  for (const [k, v] of Object.entries(f)) {
-    const pk = PRESET_KEY[k as keyof RunFlags] ?? k;
-    if (pk in knob && v !== undefined) flags[pk as PresetKey] = v;
-  }
-  if (f.size) {
-    const [w, h] = f.size.split('x').map(Number) as [number, number];
-    flags.width = w;
-    flags.height = h;
-  }
-  const { preset, values } = resolveValues(f.preset, flags, new Set(Object.keys(flags)), ctx);
-  const o: GenerateOptions = values;
+  const { own: f, knobs } = checkFlags(raw, RUN_FLAGS, 'run');
+  const { preset: presetName, models, ...flags } = knobs;
+  const { preset, values } = resolveValues(presetName, flags, new Set(Object.keys(flags)), ctx);
   return {
     job: {
-      ref: f.ref, video: f.video, out: f.out, options: o, preset,
-      models: f.models, jobDir: f.jobDir, sideBySide: f.sideBySide, poseVideo: f.poseVideo,
+      ref: f.ref, video: f.video, out: f.out, options: values, preset,
+      models, jobDir: f.jobDir, sideBySide: f.sideBySide, poseVideo: f.poseVideo,
     },
     json: f.json ?? false,
   };
@@ -160,26 +118,13 @@ export async function runWithReporter(p: ParsedRun, deps: RunCliDeps = {}, resum
   }
 }
 
-/** The generation flags shared by `cnext run` and `cnext batch` (values are checked by the `options` schema). */
-export function addGenerationOptions(command: Command): Command {
-  const D = DEFAULT_OPTIONS; // the dance-portrait preset's values, shown in --help
-  return command
-    .option('--preset <name>', 'named settings (`cnext presets`); flags given override them (default dance-portrait)')
-    .option('--models <dir>', 'models folder (default: $CNEXT_CACHE/models or ~/.cache/controlnext-motion/models)')
-    .option('--size <WxH>', `output size, multiples of 64 (default ${D.width}x${D.height})`)
-    .option('--stride <n>', `use every n-th driving frame (default ${D.stride})`)
-    .option('--max-frames <n>', `at most n driving frames (default ${D.maxFrames})`)
-    .option('--steps <n>', `denoising steps (default ${D.steps})`)
-    .option('--seed <n>', `random seed (default ${D.seed})`)
-    .option('--guidance-min <x>', `guidance at the first frame of a window (default ${D.minGuidance})`)
-    .option('--guidance-max <x>', `guidance at the last frame of a window (default ${D.maxGuidance})`)
-    .option('--frames-per-batch <n>', `frames per sliding window (default ${D.framesPerBatch})`)
-    .option('--overlap <n>', `frames shared by neighbouring windows (default ${D.overlap})`)
-    .option('--control-strength <x>', `pose control strength (default ${D.controlStrength})`)
-    .option('--decode-chunk <n>', `frames per VAE decode chunk (default ${D.decodeChunk})`)
-    .option('--fit <mode>', `fit the photo to the size: cover (crop) or pad (default ${D.fit})`)
-    .option('--device <name>', `cpu or cuda (default ${D.device})`)
-    .option('--low-memory', 'keep fp16 weights fp16 and memory-mapped (about half the RAM, slower)');
+/** The knob table's flags of `scope` (`cnext run`, `cnext batch`), with their defaults in the help. */
+export function addKnobOptions(command: Command, scope: Extract<Scope, 'run' | 'batch'>): Command {
+  for (const k of keysIn(scope)) {
+    const arg = (KNOBS[k] as { arg?: string }).arg;
+    command.option(`${flagName(k)}${arg ? ` ${arg}` : ''}`, knobHelp(k));
+  }
+  return command;
 }
 
 export function register(program: Command, deps: RunCliDeps = {}): void {
@@ -189,7 +134,7 @@ export function register(program: Command, deps: RunCliDeps = {}): void {
     .requiredOption('--ref <image>', 'reference photo of the person')
     .requiredOption('--video <video>', 'driving video')
     .requiredOption('--out <file.mp4>', 'result video');
-  addGenerationOptions(command)
+  addKnobOptions(command, 'run')
     .option('--side-by-side <file.mp4>', 'also write driving | pose | result side by side')
     .option('--pose-video <file.mp4>', 'also write the aligned pose maps as a video')
     .option('--job-dir <dir>', 'job folder (default: .<out name>.cnext-job next to --out)')

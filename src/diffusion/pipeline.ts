@@ -23,7 +23,7 @@ import { decodeLatents, postprocessFrames } from './decode.ts';
 import { doClassifierFreeGuidance, guidanceScales } from './guidance.ts';
 import { encodeImageEmbedding, encodeImageLatents } from './image-conditioning.ts';
 import { checkSeed, gaussianTensor, NOISE_STREAM } from './random.ts';
-import { ADDED_TIME_IDS, cachedPoseSource, sample, type PoseSource } from './sampler.ts';
+import { cachedPoseSource, sample, type PoseSource } from './sampler.ts';
 import { EulerDiscreteScheduler } from './scheduler.ts';
 import type { ClipNormalization } from './svd-preprocess.ts';
 import { planWindows } from './windows.ts';
@@ -45,7 +45,16 @@ export interface GenerateParams {
   readonly decodeChunk: number;
   /** Multiplies the conditional rows' ControlNeXt scale (1 = upstream). */
   readonly controlStrength: number;
-  /** Strength of the noise added to the reference image before VAE encoding (the time id stays 0.02, as upstream). */
+  /**
+   * SVD micro-conditioning (added_time_ids = [fps id, motion bucket id, noise aug strength]). The defaults are what
+   * ControlNeXt-SVD-v2's pipeline really passes: its __call__ takes fps=7, motion_bucket_id=127 and computes
+   * fps − 1 = 6, then overwrites the time ids with the literals (6, 128, 0.02) before the denoising loop. Here the
+   * values given are used, as diffusers' StableVideoDiffusionPipeline uses them: `fpsId` is the value after the
+   * "fps − 1", and the noise strength both scales the image noise and enters the time ids.
+   */
+  readonly fpsId: number;
+  readonly motionBucketId: number;
+  /** Strength of the noise added to the reference image before VAE encoding. */
   readonly noiseAugStrength: number;
 }
 
@@ -58,6 +67,8 @@ export const DEFAULT_GENERATE_PARAMS: GenerateParams = {
   overlap: 6,
   decodeChunk: 2,
   controlStrength: 1,
+  fpsId: 6,
+  motionBucketId: 128,
   noiseAugStrength: 0.02,
 };
 
@@ -112,6 +123,9 @@ export interface GenerateResult {
   readonly resumedAfterStep: number | null;
 }
 
+/** SVD's added_time_ids: [fps id, motion bucket id, noise aug strength]. */
+export const addedTimeIds = (p: GenerateParams): readonly number[] => [p.fpsId, p.motionBucketId, p.noiseAugStrength];
+
 /** Validates and completes the knobs. */
 export function resolveGenerateParams(p: Partial<GenerateParams> = {}): GenerateParams {
   const r = { ...DEFAULT_GENERATE_PARAMS, ...p };
@@ -124,7 +138,7 @@ export function resolveGenerateParams(p: Partial<GenerateParams> = {}): Generate
   int('overlap', 0);
   int('decodeChunk', 1);
   checkSeed(r.seed);
-  for (const name of ['minGuidance', 'maxGuidance', 'controlStrength', 'noiseAugStrength'] as const) {
+  for (const name of ['minGuidance', 'maxGuidance', 'controlStrength', 'noiseAugStrength', 'fpsId', 'motionBucketId'] as const) {
     const v = r[name];
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw invalidParameterError(name, 'non-negative number', v);
   }
@@ -214,7 +228,7 @@ export async function generate(
     level: 'info',
     message: `${F} frames at ${W}×${H}: ${plan.starts.length} window(s) of ${plan.framesPerBatch} frames (overlap ${plan.overlap}) ` +
       `starting at ${plan.starts.join(', ')}; ${p.steps} steps; guidance ${p.minGuidance}→${p.maxGuidance}${cfg ? '' : ' (CFG off: max < 1)'}; ` +
-      `time ids [${ADDED_TIME_IDS.join(', ')}]`,
+      `time ids [${addedTimeIds(p).join(', ')}]`,
   });
   debugPut(debug, 'dbg.timesteps', () => float32([scheduler.timesteps.length], scheduler.timesteps.slice()));
   debugPut(debug, 'dbg.sigmas', () => float32([scheduler.sigmas.length], scheduler.sigmas.slice()));
@@ -283,7 +297,7 @@ export async function generate(
       try {
         return await using(components.controlnext, (controlnext) => sample({
           unet, controlnext, scheduler, latents, firstStep, imageEmbedding, imageLatents, poses, height: H, width: W,
-          plan, guidance, cfg, controlStrength: p.controlStrength, emit, signal, debug,
+          plan, guidance, cfg, controlStrength: p.controlStrength, addedTimeIds: addedTimeIds(p), emit, signal, debug,
           onStep: options.jobDir === undefined ? undefined : (step, merged) => {
             const file = writeCheckpoint(options.jobDir!, key, { step, steps: p.steps, latents: merged, imageEmbedding, imageLatents });
             emit({ type: 'artifact', kind: 'checkpoint', path: file });

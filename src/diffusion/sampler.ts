@@ -92,6 +92,8 @@ export interface SamplerInputs {
   readonly cfg: boolean;
   /** Multiplies the conditional rows' control scale (1 = upstream). */
   readonly controlStrength: number;
+  /** SVD's [fps id, motion bucket id, noise aug strength] (default ADDED_TIME_IDS). */
+  readonly addedTimeIds?: readonly number[];
   readonly emit?: EmitFn;
   readonly signal?: AbortSignal;
   readonly debug?: DebugSink;
@@ -129,7 +131,7 @@ export async function sample(inp: SamplerInputs): Promise<Float32Tensor> {
   const ehs = float32([B2, 1, D]);
   ehs.data.set(inp.imageEmbedding.data, (B2 - 1) * D);
   const addedTimeIds = float32([B2, 3]);
-  for (let b = 0; b < B2; b++) addedTimeIds.data.set(ADDED_TIME_IDS.map(f), b * 3);
+  for (let b = 0; b < B2; b++) addedTimeIds.data.set((inp.addedTimeIds ?? ADDED_TIME_IDS).map(f), b * 3);
   // (B2·fpb) control scale: 0 for the unconditional half, controlStrength (1 upstream) for the conditional rows.
   const controlScale = float32([B2 * fpb]);
   controlScale.data.fill(f(1 * inp.controlStrength), (B2 - 1) * fpb);

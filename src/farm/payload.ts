@@ -5,8 +5,8 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { CnextError } from '../core/errors.ts';
-import type { GenerateOptions } from '../job/options.ts';
-import { presetValues } from '../presets/schema.ts';
+import { knobSchema } from '../job/knobs.ts';
+import type { JobOptions } from '../job/options.ts';
 
 /** The BullMQ queue every `cnext worker` and `cnext batch --queue` use. */
 export const QUEUE_NAME = 'cnext-jobs';
@@ -42,14 +42,15 @@ export const farmJob = z
     ref: absolutePath,
     output: absolutePath.refine((p) => p.toLowerCase().endsWith('.mp4'), 'must end in .mp4'),
     preset: z.string().min(1).max(200),
-    options: presetValues.required().strict(),
+    /** Every job knob, resolved (src/job/knobs.ts, scope 'job'), within the bounds the flags have. */
+    options: knobSchema('job').required().strict(),
     /** The model files the item was planned with (src/farm/identity.ts). */
     models: z.array(modelFileId).min(1).max(64),
     /** src/batch/key.ts itemKey (with the models' identity key). */
     key: z.string().regex(/^[0-9a-f]{64}$/),
   })
   .strict();
-export type FarmJob = z.infer<typeof farmJob> & { readonly options: GenerateOptions };
+export type FarmJob = z.infer<typeof farmJob> & { readonly options: JobOptions };
 
 /** Parses untrusted job data; the first problem becomes one line (values are not echoed back). */
 export function parseFarmJob(data: unknown): FarmJob {

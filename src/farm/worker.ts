@@ -25,7 +25,7 @@ import { CnextError, isCnextError } from '../core/errors.ts';
 import type { JobEvent } from '../core/events.ts';
 import type { Device } from '../core/device.ts';
 import { defaultJobDir } from '../job/folder.ts';
-import { DEFAULT_OPTIONS, type GenerateOptions } from '../job/options.ts';
+import { DEFAULT_OPTIONS, type JobOptions } from '../job/options.ts';
 import { ours } from '../batch/runner.ts';
 import { connect, probe, redactText, type QueueUrl } from './connection.ts';
 import { compareIdentity, identityKey, modelIdentity } from './identity.ts';
@@ -102,6 +102,13 @@ export async function startWorker(c: WorkerConfig): Promise<RunningWorker> {
   const { modelsRoot } = await import('../../models/layout.ts');
   const root = modelsRoot({ models: c.models });
   const loaded = loadModelComponents(root, { device: c.device, lowMemory: c.lowMemory });
+  // the checks `cnext run` makes before expensive work (weight files parse, sizes and sha256 where known, the
+  // device), once, before any job; each job's runJob then checks its own output folders and disk space
+  const { preflight } = await import('../job/preflight.ts');
+  await preflight({
+    weightFiles: [loaded.files.imageEncoder, loaded.files.vae, ...loaded.files.unet, loaded.files.controlnext],
+    modelsRoot: root, device: c.device, outputs: [], bytes: 0, log: (m) => c.log(`worker ${name}: ${m}`),
+  });
   const identity = await modelIdentity(root, loaded);
   const components = keepLoaded(loaded, identityKey(identity));
   // Build every network before taking a job: graph building and session creation block the event loop (they are
@@ -209,7 +216,7 @@ async function processJob(job: Job, x: JobContext): Promise<FarmResult> {
 }
 
 /** Options in the order a local run has them (the MP4's metadata lists them: same order, same bytes). */
-const canonical = (o: GenerateOptions): GenerateOptions => Object.fromEntries(Object.keys(DEFAULT_OPTIONS).map((k) => [k, o[k as keyof GenerateOptions]])) as unknown as GenerateOptions;
+const canonical = (o: JobOptions): JobOptions => Object.fromEntries(Object.keys(DEFAULT_OPTIONS).map((k) => [k, o[k as keyof JobOptions]])) as unknown as JobOptions;
 
 const pathExists = (p: string) => fs.existsSync(p);
 const statOf = (p: string) => fs.statSync(p);

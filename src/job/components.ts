@@ -4,12 +4,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CnextError } from '../core/errors.ts';
-import { loadComponents } from '../diffusion/load.ts';
-import type { PipelineComponents } from '../diffusion/pipeline.ts';
+import type { Device, Precision } from '../core/device.ts';
+import { loadComponents, type LoadOptions } from '../diffusion/load.ts';
 import { assertProviderAvailable } from '../onnx/session.ts';
 
 export interface ComponentOptions {
-  readonly device?: 'cpu' | 'cuda';
+  readonly device?: Device;
+  /** The job's resolved precision (src/core/device.ts); the loader picks graphs and weights for it. */
+  readonly precision?: Precision;
   readonly lowMemory?: boolean;
 }
 
@@ -40,13 +42,15 @@ function controlnextFiles(root: string): { unet: string; controlnext: string; co
   return { unet: found.unet, controlnext: found.controlnext, config: fs.existsSync(config) ? config : undefined };
 }
 
-export function loadModelComponents(root: string, o: ComponentOptions = {}): PipelineComponents {
+export function loadModelComponents(root: string, o: ComponentOptions = {}): ReturnType<typeof loadComponents> {
   assertProviderAvailable(o.device ?? 'cpu');
   const svdDir = path.join(root, 'svd-xt-1-1');
   if (!fs.existsSync(path.join(svdDir, 'model_index.json'))) throw missing('Stable Video Diffusion img2vid-xt 1.1 (svd-xt-1-1/)', root);
   const cn = controlnextFiles(root);
-  return loadComponents(
-    { svdDir, unet: cn.unet, controlnext: cn.controlnext, controlnextConfig: cn.config },
-    { session: { provider: o.device ?? 'cpu', lowMemory: o.lowMemory ?? false } },
-  );
+  // `precision` is read by the loader once it implements fp16 (the GPU work); until then the type only allows it
+  const options: LoadOptions & { readonly precision?: Precision } = {
+    session: { provider: o.device ?? 'cpu', lowMemory: o.lowMemory ?? false },
+    precision: o.precision,
+  };
+  return loadComponents({ svdDir, unet: cn.unet, controlnext: cn.controlnext, controlnextConfig: cn.config }, options);
 }

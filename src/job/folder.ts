@@ -6,7 +6,7 @@
 //     pose.mp4              the aligned driving pose maps, timed like the output
 //     denoise.safetensors   latents after the last finished denoising step (src/diffusion/checkpoint.ts)
 //
-// Two keys decide what is reused: the pose key (inputs + size/fit/stride/max frames) and the job key (pose key +
+// Two keys decide what is reused: the pose key (inputs + size/fit/retarget/stride/max frames) and the job key (pose key +
 // every other option + the model files). A different job key means a fresh job; poses are still reused when
 // their key matches.
 import fs from 'node:fs';
@@ -16,7 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { writeJsonAtomic } from '../core/atomic-file.ts';
 import { CnextError } from '../core/errors.ts';
 import { RunHasher } from '../diffusion/checkpoint.ts';
-import type { GenerateOptions } from './options.ts';
+import type { JobOptions } from './options.ts';
+import { flagName } from './knobs.ts';
 import { poseOptions } from './options.ts';
 
 export const JOB_FILE = 'job.json';
@@ -36,7 +37,7 @@ export interface JobRecord {
   readonly key: string;
   readonly poseKey: string;
   readonly inputs: { readonly ref: InputFile; readonly video: InputFile };
-  readonly options: GenerateOptions;
+  readonly options: JobOptions;
   readonly seed: number;
   readonly preset?: string;
   readonly models: { readonly root: string; readonly key: string };
@@ -82,7 +83,7 @@ export function versions(): Versions {
   return { cnext: read(path.join(root, 'package.json')), node: process.version, onnxruntime: ort };
 }
 
-export function poseKey(inputs: JobRecord['inputs'], o: GenerateOptions): string {
+export function poseKey(inputs: JobRecord['inputs'], o: JobOptions): string {
   return new RunHasher()
     .text('format', 'cnext-poses-1')
     .text('ref', inputs.ref.sha256)
@@ -91,9 +92,9 @@ export function poseKey(inputs: JobRecord['inputs'], o: GenerateOptions): string
     .digest();
 }
 
-export function jobKey(pose: string, o: GenerateOptions, modelsKey: string): string {
+export function jobKey(pose: string, o: JobOptions, modelsKey: string): string {
   // device and lowMemory pick how the networks run, not what they compute (to float rounding): a job started on
-  // one device resumes on the other.
+  // one device resumes on the other. precision does change the numbers, so it is part of the key.
   return new RunHasher()
     .text('format', 'cnext-job-1')
     .text('poses', pose)
@@ -119,17 +120,15 @@ export function writeJobRecord(dir: string, r: JobRecord): void {
   writeJsonAtomic(path.join(dir, JOB_FILE), r);
 }
 
-const FLAG: Partial<Record<keyof GenerateOptions, string>> = { width: '--size', height: '--size' };
-const flagOf = (k: string) => FLAG[k as keyof GenerateOptions] ?? `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 /** What differs between an old job and the new one, in the user's words (flags and input names). */
 export function describeChanges(old: JobRecord, next: JobRecord): string[] {
   const out = new Set<string>();
   if (old.inputs?.ref?.sha256 !== next.inputs.ref.sha256) out.add('--ref');
   if (old.inputs?.video?.sha256 !== next.inputs.video.sha256) out.add('--video');
-  for (const k of Object.keys(next.options) as Array<keyof GenerateOptions>) {
+  for (const k of Object.keys(next.options) as Array<keyof JobOptions>) {
     if (k === 'device' || k === 'lowMemory') continue;
-    if (JSON.stringify(old.options?.[k]) !== JSON.stringify(next.options[k])) out.add(flagOf(k));
+    if (JSON.stringify(old.options?.[k]) !== JSON.stringify(next.options[k])) out.add(flagName(k));
   }
   if (old.models?.key !== next.models.key) out.add('model files');
   return [...out];

@@ -15,7 +15,7 @@ import { createVideoEncoder } from '../../video/encode.ts';
 import type { RgbImage } from '../../video/image.ts';
 import type { Rational, VideoInfo } from '../../video/probe.ts';
 import { POSES_FILE, POSE_VIDEO_FILE } from './folder.ts';
-import type { GenerateOptions } from './options.ts';
+import { frameSize, type JobOptions } from './options.ts';
 
 /** poses.json of a job (the `cnext pose --ref` layout plus the key it was made for). */
 export interface JobPoses {
@@ -56,7 +56,7 @@ export interface PoseStageInput {
   readonly refImage: RgbImage;
   readonly video: string;
   readonly info: VideoInfo;
-  readonly options: GenerateOptions;
+  readonly options: JobOptions;
   readonly key: string;
   readonly jobDir: string;
   readonly emit: EmitFn;
@@ -93,15 +93,18 @@ export async function extractJobPoses(s: PoseStageInput): Promise<JobPoses> {
   throwIfAborted(signal);
   const track = await extractPoseTrack(s.video, { info, stride: o.stride, maxFrames: o.maxFrames, smooth: {}, emit, signal });
   throwIfAborted(signal);
-  const sizes = { refWidth: o.width, refHeight: o.height, videoWidth: info.width, videoHeight: info.height };
-  const { fit, frames: aligned } = alignPoses(ref, track.frames.map((f) => (f.detected ? [f.detected] : [])), sizes);
+  const { width, height } = frameSize(o);
+  const sizes = { refWidth: width, refHeight: height, videoWidth: info.width, videoHeight: info.height };
+  // --retarget fit is the reference's linear rescale alone (align.ts 'none'); limb adds per-bone retargeting
+  const retarget = o.retarget === 'limb' ? 'limb' : 'none';
+  const { fit, frames: aligned } = alignPoses(ref, track.frames.map((f) => (f.detected ? [f.detected] : [])), sizes, { retarget });
   const poses: JobPoses = {
     format: 'cnext-poses',
     version: 1,
     key: s.key,
     source: track.source,
     stride: track.stride,
-    canvas: { width: o.width, height: o.height },
+    canvas: { width, height },
     reference: roundPose(ref),
     alignment: { a: fit.a, b: fit.b },
     frames: track.frames.map((f, i) => ({

@@ -54,7 +54,7 @@ export function createPlainLog(o: PlainLogOptions): (e: LogEvent) => void {
         break;
       case 'params': {
         const p = e.params;
-        const keys = ['width', 'height', 'stride', 'maxFrames', 'steps', 'seed', 'minGuidance', 'maxGuidance', 'framesPerBatch', 'overlap', 'decodeChunk', 'device']
+        const keys = ['width', 'height', 'stride', 'maxFrames', 'steps', 'seed', 'guidanceMin', 'guidanceMax', 'framesPerBatch', 'overlap', 'decodeChunk', 'device']
           .filter((k) => p[k] !== undefined)
           .map((k) => `${k}=${String(p[k])}`);
         o.write(`parameters${e.preset ? ` (preset ${e.preset})` : ''}: ${keys.join(' ')}`);
@@ -65,7 +65,7 @@ export function createPlainLog(o: PlainLogOptions): (e: LogEvent) => void {
       case 'job-end':
         if (e.status === 'done') o.write(`done in ${fmtSeconds(e.seconds)}${e.output ? `: ${e.output}` : ''}`);
         else if (e.status === 'cancelled') o.write(`cancelled after ${fmtSeconds(e.seconds)}`);
-        else o.write(`failed after ${fmtSeconds(e.seconds)}${e.error ? `: ${e.error}` : ''}`);
+        else o.write(`failed after ${fmtSeconds(e.seconds)}`); // the error itself: once, on stderr (src/cli/main.ts)
         break;
       case 'batch-start':
         o.write(`batch: ${e.items} item${e.items === 1 ? '' : 's'} → ${e.outDir}`);

@@ -34,7 +34,7 @@ function cudaUnavailable(message: string, cause?: unknown): CnextError {
     category: 'third-party',
     cause,
     solutions: [
-      'Fetch the CUDA execution provider (CUDA 12, cuDNN 9): npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12 (README, "GPU")',
+      'Fetch the CUDA execution provider (CUDA 12, cuDNN 9): ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js (README, "GPU")',
       'Or run on CPU with --device cpu',
     ],
   });
@@ -42,7 +42,7 @@ function cudaUnavailable(message: string, cause?: unknown): CnextError {
 
 /**
  * Fail before any work when a provider cannot load: the CUDA provider is a separate library that
- * onnxruntime-node's install script downloads (skipped by this project's .npmrc), next to the binding.
+ * onnxruntime-node's install script downloads (denied by package.json's allowScripts), next to the binding.
  */
 export function assertProviderAvailable(provider: ExecutionProvider): void {
   if (provider !== 'cuda') return;

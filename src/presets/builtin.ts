@@ -12,10 +12,10 @@ export interface Preset {
 }
 
 /**
- * ControlNeXt-SVD-v2's settings for portrait dance clips: the job defaults (src/job/options.ts), less the device
- * and memory mode, which are not a preset's business.
+ * ControlNeXt-SVD-v2's settings for portrait dance clips: the job defaults (src/job/knobs.ts), less the device,
+ * precision and memory mode, which are not a preset's business.
  */
-const { device: _device, lowMemory: _lowMemory, ...REFERENCE } = DEFAULT_OPTIONS;
+const { device: _device, lowMemory: _lowMemory, precision: _precision, ...REFERENCE } = DEFAULT_OPTIONS;
 
 export const DEFAULT_PRESET = 'dance-portrait';
 
@@ -30,7 +30,7 @@ export const BUILTIN_PRESETS: readonly Preset[] = [
     name: 'preview',
     description: 'fast look: small size, every 3rd frame, 8 steps, short windows, at most 48 frames',
     source: 'built-in',
-    values: { ...REFERENCE, width: 320, height: 576, stride: 3, maxFrames: 48, steps: 8, framesPerBatch: 14, overlap: 4, decodeChunk: 4 },
+    values: { ...REFERENCE, size: '320x576', stride: 3, maxFrames: 48, steps: 8, framesPerBatch: 14, overlap: 4, decodeChunk: 4 },
   },
   {
     name: 'hq',
@@ -42,12 +42,12 @@ export const BUILTIN_PRESETS: readonly Preset[] = [
     name: 'square',
     description: 'square framing, 768×768',
     source: 'built-in',
-    values: { ...REFERENCE, width: 768, height: 768 },
+    values: { ...REFERENCE, size: '768x768' },
   },
   {
     name: 'landscape',
     description: 'landscape framing, 1024×576',
     source: 'built-in',
-    values: { ...REFERENCE, width: 1024, height: 576 },
+    values: { ...REFERENCE, size: '1024x576' },
   },
 ];

@@ -2,7 +2,7 @@
 //   reference defaults (dance-portrait)  <  preset (its `extends` chain first)  <  flags the user actually gave.
 // A user preset with a built-in's name replaces it (listed with its file as source).
 import { CnextError } from '../core/errors.ts';
-import { DEFAULT_OPTIONS, type GenerateOptions } from '../job/options.ts';
+import { withDefaults, type JobOptions } from '../job/options.ts';
 import { BUILTIN_PRESETS, DEFAULT_PRESET, type Preset } from './builtin.ts';
 import { loadUserPresets, type UserPreset } from './config.ts';
 import { describeIssue } from './issues.ts';
@@ -13,7 +13,7 @@ export { configPath, loadUserPresets, type UserPreset } from './config.ts';
 export { PRESET_KEYS, flagName, presetValues, type PresetKey, type PresetValues } from './schema.ts';
 
 /** Every value set: the job's defaults (the reference's settings), then the preset, then the flags. */
-export type ResolvedValues = GenerateOptions;
+export type ResolvedValues = JobOptions;
 
 export interface PresetsContext {
   readonly env?: NodeJS.ProcessEnv;
@@ -85,7 +85,7 @@ export function checkValues(values: Record<string, unknown>): PresetValues {
  */
 export function resolveValues(
   presetName: string | undefined,
-  flags: Partial<Record<PresetKey, unknown>> = {},
+  flags: Readonly<Partial<Record<PresetKey, unknown>>> = {},
   given: ReadonlySet<string> = new Set(Object.keys(flags)),
   ctx: PresetsContext = {},
 ): { preset: string; values: ResolvedValues } {
@@ -93,7 +93,7 @@ export function resolveValues(
   const chosen: Record<string, unknown> = {};
   for (const k of PRESET_KEYS) if (given.has(k) && flags[k] !== undefined) chosen[k] = flags[k];
   const checked = checkValues(chosen);
-  const values: ResolvedValues = { ...DEFAULT_OPTIONS, ...preset.values, ...checked };
+  const values: ResolvedValues = withDefaults({ ...preset.values, ...checked });
   if (values.overlap >= values.framesPerBatch) {
     throw new CnextError(
       'INVALID_PARAMETER',

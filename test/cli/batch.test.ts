@@ -37,10 +37,10 @@ describe('cnext batch', () => {
     expect(() => parseBatchOptions('in', { ...base, steps: '0' })).toThrow('Expected integer between 1 and 1000 for --steps but received 0 of type number');
     expect(() => parseBatchOptions('in', { ...base, guidanceMax: '-1' })).toThrow('Expected number between 0 and 50 for --guidance-max but received -1 of type number');
     expect(() => parseBatchOptions('in', { ...base, fit: 'fill' })).toThrow("Expected one of cover, pad for --fit but received 'fill' of type string");
-    expect(() => parseBatchOptions('in', { ...base, size: '576' })).toThrow("Expected WxH, e.g. 576x1024 for --size but received '576' of type string");
+    expect(() => parseBatchOptions('in', { ...base, size: '576' })).toThrow("Expected WxH with multiples of 64 between 64 and 4096, e.g. 576x1024 for --size but received '576' of type string");
     expect(() => parseBatchOptions('in', { out: 'x.mp4' })).toThrow("Expected output folder (not a .mp4 file) for --out but received 'x.mp4' of type string");
     const f = parseBatchOptions('in', { ...base, size: '320x576', guidanceMin: '1', steps: '7', recursive: true, preset: 'hq' });
-    expect(f).toMatchObject({ dir: 'in', out: 'out', recursive: true, preset: 'hq', flags: { width: 320, height: 576, minGuidance: 1, steps: 7 } });
+    expect(f).toMatchObject({ dir: 'in', out: 'out', recursive: true, preset: 'hq', flags: { size: '320x576', guidanceMin: 1, steps: 7 } });
   });
 
   it('without a terminal: plain log lines, then the summary table; exit status 1 when an item failed', async () => {

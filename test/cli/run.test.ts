@@ -27,15 +27,19 @@ describe('cnext run options', () => {
   it('defaults are the reference run', () => {
     const { job, json } = parse({});
     expect(job.options).toEqual(DEFAULT_OPTIONS);
-    expect(job.options).toMatchObject({ width: 576, height: 1024, stride: 2, maxFrames: 240, steps: 25, minGuidance: 3, maxGuidance: 3, framesPerBatch: 24, overlap: 6, decodeChunk: 2, fit: 'cover' });
+    expect(job.options).toMatchObject({ size: '576x1024', stride: 2, maxFrames: 240, steps: 25, guidanceMin: 3, guidanceMax: 3, framesPerBatch: 24, overlap: 6, decodeChunk: 2, fit: 'cover' });
+    // SVD micro-conditioning as ControlNeXt-SVD-v2's pipeline passes it; the reference's linear pose fit; fp32 on the CPU
+    expect(job.options).toMatchObject({ fpsId: 6, motionBucketId: 128, noiseAugStrength: 0.02, retarget: 'fit', device: 'cpu', precision: 'fp32' });
     expect(job.preset).toBe('dance-portrait');
     expect(json).toBe(false);
   });
 
   it('flags as commander gives them (strings) override the preset', () => {
-    const { job } = parse({ preset: 'preview', steps: '3', size: '192x320', guidanceMin: '1.5', guidanceMax: '2.5', lowMemory: true, device: 'cuda', json: true });
+    const { job } = parse({ preset: 'preview', steps: '3', size: '192x320', guidanceMin: '1.5', guidanceMax: '2.5', lowMemory: true, device: 'cuda', json: true, motionBucketId: '60', noiseAugStrength: '0.1', fpsId: '9', retarget: 'limb' });
     expect(job.preset).toBe('preview');
-    expect(job.options).toMatchObject({ width: 192, height: 320, steps: 3, stride: 3, minGuidance: 1.5, maxGuidance: 2.5, lowMemory: true, device: 'cuda' });
+    expect(job.options).toMatchObject({ size: '192x320', steps: 3, stride: 3, guidanceMin: 1.5, guidanceMax: 2.5, lowMemory: true, device: 'cuda', precision: 'fp16' });
+    expect(job.options).toMatchObject({ motionBucketId: 60, noiseAugStrength: 0.1, fpsId: 9, retarget: 'limb' });
+    expect(parse({ device: 'cuda', precision: 'tf32' }).job.options.precision).toBe('tf32');
   });
 
   it('words every problem with the flag, what it takes and what it got', () => {
@@ -43,8 +47,15 @@ describe('cnext run options', () => {
     expect(message({ steps: 'many' })).toBe("Expected integer between 1 and 1000 for --steps but received 'many' of type string");
     expect(message({ stride: '1.5' })).toBe('Expected integer between 1 and 1000 for --stride but received 1.5 of type number');
     expect(message({ guidanceMin: '-1' })).toBe('Expected number between 0 and 50 for --guidance-min but received -1 of type number');
-    expect(message({ size: '100x200' })).toBe('Expected integer between 64 and 4096, a multiple of 64 for --size but received 100 of type number');
-    expect(message({ size: 'big' })).toBe("Expected WxH, e.g. 576x1024 for --size but received 'big' of type string");
+    expect(message({ size: '100x200' })).toBe("Expected WxH with multiples of 64 between 64 and 4096, e.g. 576x1024 for --size but received '100x200' of type string");
+    expect(message({ size: 'big' })).toBe("Expected WxH with multiples of 64 between 64 and 4096, e.g. 576x1024 for --size but received 'big' of type string");
+    expect(message({ motionBucketId: '2000' })).toBe('Expected integer between 0 and 1023 for --motion-bucket-id but received 2000 of type number');
+    expect(message({ noiseAugStrength: 'x' })).toBe("Expected number between 0 and 10 for --noise-aug-strength but received 'x' of type string");
+    expect(message({ fpsId: '-1' })).toBe('Expected integer between 0 and 1023 for --fps-id but received -1 of type number');
+    expect(message({ retarget: 'none' })).toBe("Expected one of fit, limb for --retarget but received 'none' of type string");
+    expect(message({ precision: 'bf16' })).toBe("Expected one of fp32, tf32, fp16 for --precision but received 'bf16' of type string");
+    expect(message({ precision: 'fp16' })).toBe('--precision fp16 needs --device cuda; the CPU runs fp32 only');
+    expect(message({ bogus: '1' })).toBe('Expected a known flag for --bogus but received true of type boolean');
     expect(message({ out: 'o.avi' })).toBe("Expected file name ending in .mp4 for --out but received 'o.avi' of type string");
     expect(message({ fit: 'stretch' })).toBe("Expected one of cover, pad for --fit but received 'stretch' of type string");
     expect(message({ device: 'tpu' })).toBe("Expected one of cpu, cuda for --device but received 'tpu' of type string");

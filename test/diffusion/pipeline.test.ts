@@ -43,7 +43,9 @@ const params: Partial<GenerateParams> = { steps: 4, seed: 5, minGuidance: 1, max
  * The upstream __call__ written out as directly as possible (torch shapes: CFG batch of 2 everywhere, ControlNeXt
  * on the duplicated 2·fpb rows, image latents repeated over all frames, pred_tmp / counter), using the same fakes.
  */
-async function upstream(log: CallLog, p: Required<GenerateParams>, latentsIn: Float32Tensor, noise: Float32Tensor): Promise<Float32Array> {
+async function upstream(
+  log: CallLog, p: Required<GenerateParams>, latentsIn: Float32Tensor, noise: Float32Tensor, timeIds: readonly number[] = [6, 128, 0.02],
+): Promise<Float32Array> {
   const enc = fakeImageEncoder(log);
   const vae = fakeVae(log);
   const unet = fakeUnet(log);
@@ -59,7 +61,8 @@ async function upstream(log: CallLog, p: Required<GenerateParams>, latentsIn: Fl
   const fs_ = C * h * w;
   const imageLatents = new Float32Array(2 * F * fs_); // [2, F, C, h, w], batch 0 zeros
   for (let fr = 0; fr < F; fr++) imageLatents.set(lat1.data, (F + fr) * fs_);
-  const ati = float32([2, 3], Float32Array.of(6, 128, 0.02, 6, 128, 0.02));
+  // upstream's literals (6, 128, 0.02); `timeIds` stands for diffusers' SVD pipeline, which uses the values passed
+  const ati = float32([2, 3], Float32Array.from([...timeIds, ...timeIds]));
   const sched = new EulerDiscreteScheduler(SVD_SCHEDULER_CONFIG);
   sched.setTimesteps(p.steps);
   let latentsAll = latentsIn.data.map((x) => x * sched.initNoiseSigma);
@@ -151,6 +154,16 @@ describe('generate (fake networks)', () => {
     expect(got.frames!.data).toEqual(want);
     const other = await run(newLog());
     expect(other.frames!.data).not.toEqual(want);
+  });
+
+  it('--fps-id, --motion-bucket-id, --noise-aug-strength: the time ids and the image noise (diffusers\' SVD semantics)', async () => {
+    const knobs = { fpsId: 9, motionBucketId: 60, noiseAugStrength: 0.05 };
+    const got = await run(newLog(), { params: knobs });
+    const p = { ...params, decodeChunk: 2, controlStrength: 1, ...knobs } as Required<GenerateParams>;
+    const latents = gaussianTensor(p.seed, NOISE_STREAM.latents, [1, F, 4, H / 8, W / 8]);
+    const noise = gaussianTensor(p.seed, NOISE_STREAM.imageNoiseAug, [1, 3, H, W]);
+    expect(got.frames!.data).toEqual(await upstream(newLog(), p, latents, noise, [9, 60, 0.05]));
+    expect(got.frames!.data).not.toEqual((await run(newLog())).frames!.data);
   });
 
   it('is reproducible from the seed and changes with it', async () => {

@@ -25,19 +25,22 @@ describe('job folder', () => {
     expect(defaultJobDir('clip.mp4')).toBe(path.resolve('.clip.mp4.cnext-job'));
   });
 
-  it('keys: poses depend on inputs and pose options only; the job key ignores device and memory mode', () => {
+  it('keys: poses depend on inputs and pose options only; the job key ignores device and memory mode, not precision', () => {
     const p = poseKey(inputs, SMALL);
-    expect(poseKey(inputs, { ...SMALL, steps: 9, seed: 1, minGuidance: 1 })).toBe(p);
+    expect(poseKey(inputs, { ...SMALL, steps: 9, seed: 1, guidanceMin: 1, motionBucketId: 60 })).toBe(p);
+    expect(poseKey(inputs, { ...SMALL, retarget: 'limb' })).not.toBe(p);
     expect(poseKey(inputs, { ...SMALL, stride: 2 })).not.toBe(p);
     expect(poseKey({ ...inputs, video: { ...inputs.video, sha256: 'w'.repeat(64) } }, SMALL)).not.toBe(p);
     const k = jobKey(p, SMALL, 'mk');
     expect(jobKey(p, { ...SMALL, device: 'cuda', lowMemory: true }, 'mk')).toBe(k);
     expect(jobKey(p, { ...SMALL, decodeChunk: 3 }, 'mk')).not.toBe(k);
     expect(jobKey(p, SMALL, 'other weights')).not.toBe(k);
+    expect(jobKey(p, { ...SMALL, device: 'cuda', precision: 'fp16' }, 'mk')).not.toBe(k); // precision changes the numbers
+    for (const o of [{ fpsId: 7 }, { motionBucketId: 127 }, { noiseAugStrength: 0.05 }]) expect(jobKey(p, { ...SMALL, ...o }, 'mk')).not.toBe(k);
   });
 
   it('says what changed in flag names', () => {
-    const next = record({ options: { ...SMALL, width: 192, overlap: 2, framesPerBatch: 8, device: 'cuda' }, inputs: { ...inputs, ref: { ...inputs.ref, sha256: 'x'.repeat(64) } } });
+    const next = record({ options: { ...SMALL, size: '192x256', overlap: 2, framesPerBatch: 8, device: 'cuda' }, inputs: { ...inputs, ref: { ...inputs.ref, sha256: 'x'.repeat(64) } } });
     expect(describeChanges(record(), next)).toEqual(['--ref', '--size', '--frames-per-batch', '--overlap']);
     expect(describeChanges(record(), record({ models: { root: '/m', key: 'new' } }))).toEqual(['model files']);
   });

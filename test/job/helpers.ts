@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JobEvent } from '../../src/core/events.ts';
-import { DEFAULT_OPTIONS, type GenerateOptions } from '../../src/job/options.ts';
+import { DEFAULT_OPTIONS, type JobOptions } from '../../src/job/options.ts';
 import { synthesizeModels } from '../../models/synth.ts';
 import { decodeFrames } from '../../video/decode.ts';
 
@@ -13,7 +13,7 @@ export const DANCE = path.join(SAMPLES, 'dance.mp4');
 export const REF = path.join(SAMPLES, 'ref.jpg');
 
 /** 128×256, every 6th frame of the 30 fps sample (→ 5 fps), 4 driving frames (5 generated), 2 steps. */
-export const SMALL: GenerateOptions = { ...DEFAULT_OPTIONS, width: 128, height: 256, stride: 6, maxFrames: 4, steps: 2, seed: 7 };
+export const SMALL: JobOptions = { ...DEFAULT_OPTIONS, size: '128x256', stride: 6, maxFrames: 4, steps: 2, seed: 7 };
 
 export function tempDir(prefix = 'cnext-job-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));

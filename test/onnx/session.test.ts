@@ -20,7 +20,7 @@ describe('execution providers', () => {
     try {
       assertProviderAvailable('cuda');
     } catch (e) {
-      expect((e as { solutions: string[] }).solutions[0]).toContain('npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12');
+      expect((e as { solutions: string[] }).solutions[0]).toContain('ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js');
     }
   });
 });

@@ -20,7 +20,8 @@ afterEach(() => {
 describe('built-in presets', () => {
   it('dance-portrait is the reference run', () => {
     expect(findPreset('dance-portrait', { user: [] }).values).toMatchObject({
-      width: 576, height: 1024, framesPerBatch: 24, overlap: 6, stride: 2, minGuidance: 3, maxGuidance: 3, steps: 25, decodeChunk: 2,
+      size: '576x1024', framesPerBatch: 24, overlap: 6, stride: 2, guidanceMin: 3, guidanceMax: 3, steps: 25, decodeChunk: 2,
+      motionBucketId: 128, fpsId: 6, noiseAugStrength: 0.02, retarget: 'fit',
     });
   });
   it('preview, hq, square and landscape change what their names say; sizes are multiples of 64', () => {
@@ -29,11 +30,11 @@ describe('built-in presets', () => {
     expect(v('preview').stride).toBe(3);
     expect(v('hq')).toMatchObject({ stride: 1 });
     expect(v('hq').steps!).toBeGreaterThan(25);
-    expect(v('square').width).toBe(v('square').height);
-    expect(v('landscape')).toMatchObject({ width: 1024, height: 576 });
+    expect(v('square').size).toBe('768x768');
+    expect(v('landscape')).toMatchObject({ size: '1024x576' });
     for (const p of BUILTIN_PRESETS) {
-      expect(p.values.width! % 64, p.name).toBe(0);
-      expect(p.values.height! % 64, p.name).toBe(0);
+      expect(p.values.size, p.name).toMatch(/^\d+x\d+$/);
+      for (const side of p.values.size!.split('x')) expect(Number(side) % 64, p.name).toBe(0);
       expect(p.values.overlap!).toBeLessThan(p.values.framesPerBatch!);
     }
   });
@@ -45,7 +46,7 @@ describe('built-in presets', () => {
 describe('merge order: defaults < preset < flags the user gave', () => {
   it('only given flags override the preset', () => {
     // commander fills defaults for every flag; only `steps` was typed
-    const r = resolveValues('preview', { steps: 12, stride: 2, width: 576 }, new Set(['steps']), { user: [] });
+    const r = resolveValues('preview', { steps: 12, stride: 2, size: '576x1024' }, new Set(['steps']), { user: [] });
     expect(r.preset).toBe('preview');
     expect(r.values).toEqual({ ...DEFAULT_OPTIONS, ...findPreset('preview', { user: [] }).values, steps: 12 });
   });
@@ -57,8 +58,8 @@ describe('merge order: defaults < preset < flags the user gave', () => {
     expect(() => resolveValues('hq', { fit: 'fill' }, new Set(['fit']), { user: [] })).toThrow(
       "Expected one of cover, pad for --fit but received 'fill' of type string",
     );
-    expect(() => resolveValues('hq', { width: 500 }, new Set(['width']), { user: [] })).toThrow(
-      'Expected integer between 64 and 4096, a multiple of 64 for --size but received 500 of type number',
+    expect(() => resolveValues('hq', { size: '500x576' }, new Set(['size']), { user: [] })).toThrow(
+      "Expected WxH with multiples of 64 between 64 and 4096, e.g. 576x1024 for --size but received '500x576' of type string",
     );
     expect(() => resolveValues('hq', { overlap: 24 }, new Set(['overlap']), { user: [] })).toThrow(
       '--overlap (24) must be smaller than --frames-per-batch (24)',
@@ -80,7 +81,7 @@ describe('user presets file', () => {
     const env = configFile({
       presets: {
         mine: { extends: 'hq', steps: 30, description: 'my clips' },
-        small: { width: 320, height: 576 },
+        small: { size: '320x576' },
         preview: { steps: 4, extends: 'preview' },
         child: { extends: 'mine', seed: 7 },
       },
@@ -89,7 +90,7 @@ describe('user presets file', () => {
     expect(all.map((p) => p.name)).toEqual(['dance-portrait', 'preview', 'hq', 'square', 'landscape', 'mine', 'small', 'child']);
     expect(findPreset('mine', { env }).values).toEqual({ ...findPreset('hq', { user: [] }).values, steps: 30 });
     expect(findPreset('mine', { env }).source).toBe(env.CNEXT_CONFIG);
-    expect(findPreset('small', { env }).values).toMatchObject({ width: 320, height: 576, steps: 25, stride: 2 });
+    expect(findPreset('small', { env }).values).toMatchObject({ size: '320x576', steps: 25, stride: 2 });
     expect(findPreset('preview', { env }).values).toMatchObject({ steps: 4, stride: 3 });
     expect(findPreset('child', { env }).values).toMatchObject({ steps: 30, stride: 1, seed: 7 });
     expect(resolveValues('child', { steps: 5 }, new Set(['steps']), { env }).values.steps).toBe(5);
@@ -102,7 +103,7 @@ describe('user presets file', () => {
     expect(() => listPresets({ env })).toThrow(`preset 'bad': Expected one of cover, pad for "fit" but received 'stretch' of type string`);
     env = file({ presets: { bad: { step: 10 } } });
     expect(() => listPresets({ env })).toThrow(
-      "preset 'bad': unknown setting 'step'; valid settings: width, height, stride, maxFrames, steps, seed, minGuidance, maxGuidance, framesPerBatch, overlap, decodeChunk, controlStrength, fit, device, lowMemory, description, extends",
+      "preset 'bad': unknown setting 'step'; valid settings: size, stride, maxFrames, steps, seed, guidanceMin, guidanceMax, framesPerBatch, overlap, controlStrength, motionBucketId, noiseAugStrength, fpsId, decodeChunk, fit, retarget, device, precision, lowMemory, description, extends",
     );
     env = file({ presets: { bad: { extends: 'nope' } } });
     expect(() => listPresets({ env })).toThrow("preset 'bad' extends unknown preset 'nope'; valid presets: dance-portrait, preview, hq, square, landscape");

@@ -31,7 +31,7 @@ afterEach(() => vi.restoreAllMocks());
 
 const params: UiEvent = {
   type: 'params', preset: 'dance-portrait',
-  params: { width: 576, height: 1024, numFrames: 48, stride: 2, steps: 25, minGuidance: 3, maxGuidance: 3, framesPerBatch: 24, overlap: 6, windows: 3, seed: 42 },
+  params: { width: 576, height: 1024, numFrames: 48, stride: 2, steps: 25, guidanceMin: 3, guidanceMax: 3, framesPerBatch: 24, overlap: 6, windows: 3, seed: 42 },
 };
 
 describe('JobView', () => {

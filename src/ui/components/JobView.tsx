@@ -57,7 +57,7 @@ export function JobView(props: JobViewProps) {
       ) : null}
       {s.warnings.length && !end ? <Text color="yellow">{`${s.warnings.length} warning${s.warnings.length > 1 ? 's' : ''} (above)`}</Text> : null}
       {end ? (
-        <EndMessage status={end.status} seconds={end.seconds} output={s.batchEnd ? undefined : (s.end?.output ?? s.output)} error={s.end?.error} resumeCommand={resumeCommand} batch={s.batchEnd?.report} />
+        <EndMessage status={end.status} seconds={end.seconds} output={s.batchEnd ? undefined : (s.end?.output ?? s.output)} resumeCommand={resumeCommand} batch={s.batchEnd?.report} />
       ) : (
         <Text dimColor>
           {`memory ${formatBytes(rss)} · elapsed ${formatDuration((now - s.startedAt) / 1000)} · `}
@@ -69,7 +69,7 @@ export function JobView(props: JobViewProps) {
   );
 }
 
-function EndMessage(p: { status: string; seconds: number; output?: string; error?: string; resumeCommand?: string; batch?: string }) {
+function EndMessage(p: { status: string; seconds: number; output?: string; resumeCommand?: string; batch?: string }) {
   if (p.status === 'done') {
     return (
       <Text color="green">{`Done in ${formatDuration(p.seconds)}${p.output ? `: ${p.output}` : ''}${p.batch ? ` (report: ${p.batch})` : ''}`}</Text>
@@ -78,7 +78,7 @@ function EndMessage(p: { status: string; seconds: number; output?: string; error
   return (
     <Box flexDirection="column">
       <Text color={p.status === 'cancelled' ? 'yellow' : 'red'}>
-        {p.status === 'cancelled' ? `Stopped after ${formatDuration(p.seconds)}.` : `Failed after ${formatDuration(p.seconds)}${p.error ? `: ${p.error}` : ''}`}
+        {p.status === 'cancelled' ? `Stopped after ${formatDuration(p.seconds)}.` : `Failed after ${formatDuration(p.seconds)}.`}
         {p.batch ? ` Report: ${p.batch}` : ''}
       </Text>
       {p.resumeCommand ? <Text>{`Resume with the same command:\n  ${p.resumeCommand}`}</Text> : null}

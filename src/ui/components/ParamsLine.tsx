@@ -9,8 +9,8 @@ export function paramsSummary(p: Readonly<Record<string, unknown>>): string[] {
   if (num(p.numFrames)) out.push(`${p.numFrames} frames`);
   if (num(p.stride)) out.push(`stride ${p.stride}`);
   if (num(p.steps)) out.push(`${p.steps} steps`);
-  const g0 = num(p.minGuidance);
-  const g1 = num(p.maxGuidance);
+  const g0 = num(p.guidanceMin);
+  const g1 = num(p.guidanceMax);
   if (g0 && g1) out.push(`guidance ${g0 === g1 ? g0 : `${g0}–${g1}`}`);
   if (num(p.framesPerBatch)) out.push(`window ${p.framesPerBatch}/${num(p.overlap) ?? '?'}${num(p.windows) ? ` ×${p.windows}` : ''}`);
   if (num(p.controlStrength) && p.controlStrength !== 1) out.push(`control ${p.controlStrength}`);
