@@ -108,7 +108,7 @@ const lastItem = (events: FarmEvent[], name: string) =>
 
 beforeAll(async () => {
   root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'cnext-farm-')));
-  synthesizeModels(path.join(root, 'models'), { preset: 'tiny' });
+  synthesizeModels(path.join(root, 'models'), { preset: 'tiny', dtype: 'F32' }); // F32: the fp16 file names would meet the registry's real sizes in preflight
   const clips = path.join(root, 'data', 'clips');
   fs.mkdirSync(clips, { recursive: true });
   fs.copyFileSync(path.join(SAMPLES, 'ref.jpg'), path.join(root, 'data', 'me.jpg'));
