@@ -23,7 +23,7 @@ import process from 'node:process';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { CnextError, isCnextError } from '../core/errors.ts';
 import type { JobEvent } from '../core/events.ts';
-import type { Device } from '../core/device.ts';
+import { checkDevicePrecision, resolvePrecision, type Device, type Precision } from '../core/device.ts';
 import { defaultJobDir } from '../job/folder.ts';
 import { DEFAULT_OPTIONS, type JobOptions } from '../job/options.ts';
 import { ours } from '../batch/runner.ts';
@@ -85,7 +85,7 @@ export interface FarmResult {
 export interface RunningWorker {
   readonly name: string;
   readonly worker: Worker;
-  readonly components: KeptComponents;
+  readonly nets: { readonly precision: Precision; readonly components: KeptComponents };
   /** Stops taking jobs; waits for the running one unless `force`. */
   close(force?: boolean): Promise<void>;
 }
@@ -101,7 +101,8 @@ export async function startWorker(c: WorkerConfig): Promise<RunningWorker> {
   const { loadModelComponents } = await import('../job/components.ts');
   const { modelsRoot } = await import('../../models/layout.ts');
   const root = modelsRoot({ models: c.models });
-  const loaded = loadModelComponents(root, { device: c.device, lowMemory: c.lowMemory });
+  const precision = resolvePrecision(c.device);
+  const loaded = loadModelComponents(root, { device: c.device, precision, lowMemory: c.lowMemory });
   // the checks `cnext run` makes before expensive work (weight files parse, sizes and sha256 where known, the
   // device), once, before any job; each job's runJob then checks its own output folders and disk space
   const { preflight } = await import('../job/preflight.ts');
@@ -110,11 +111,28 @@ export async function startWorker(c: WorkerConfig): Promise<RunningWorker> {
     modelsRoot: root, device: c.device, outputs: [], bytes: 0, log: (m) => c.log(`worker ${name}: ${m}`),
   });
   const identity = await modelIdentity(root, loaded);
-  const components = keepLoaded(loaded, identityKey(identity));
+  const key = identityKey(identity);
+  // Networks are kept while jobs use the same settings (device and memory mode are the worker's; the precision
+  // is the job's): a job with another precision rebuilds them, and they stay for the jobs after it.
+  const nets = {
+    precision,
+    components: keepLoaded(loaded, key),
+    async for(p: Precision): Promise<KeptComponents> {
+      if (p !== this.precision) {
+        checkDevicePrecision(c.device, p);
+        await this.components.dispose();
+        c.log(`worker ${name}: rebuilding the networks for precision ${p}`);
+        this.components = keepLoaded(loadModelComponents(root, { device: c.device, precision: p, lowMemory: c.lowMemory }), key);
+        this.precision = p;
+        await warm(this.components);
+      }
+      return this.components;
+    },
+  };
   // Build every network before taking a job: graph building and session creation block the event loop (they are
   // synchronous), and doing them inside a job would hold up lock renewal for that long.
   const tLoad = performance.now();
-  for (const net of [components.imageEncoder, components.vae, components.unet, components.controlnext]) await net();
+  await warm(nets.components);
   c.log(`worker ${name}: networks loaded in ${((performance.now() - tLoad) / 1000).toFixed(1)} s (kept for every job)`);
   const hashed = new Map<string, Promise<string>>();
   const hashLocal = (n: string) => {
@@ -124,7 +142,7 @@ export async function startWorker(c: WorkerConfig): Promise<RunningWorker> {
   };
   c.log(`worker ${name}: models ${root} (${identity.length} files), ${c.device}${c.lowMemory ? ', low memory' : ''}; jobs may use ${roots.join(', ')}`);
 
-  const process1 = (job: Job) => processJob(job, { c, name, roots, identity, components, hashLocal });
+  const process1 = (job: Job) => processJob(job, { c, name, roots, identity, nets, hashLocal });
   const redis = connect(c.queue, c.log);
   const worker = new Worker(QUEUE_NAME, process1, {
     connection: redis,
@@ -143,13 +161,17 @@ export async function startWorker(c: WorkerConfig): Promise<RunningWorker> {
   worker.on('completed', (job) => c.log(`job ${job.id} (${nameOf(job)}) done`));
   worker.on('stalled', (id) => c.log(`job ${id} stalled (its worker stopped renewing the lock); back in the queue`));
   return {
-    name, worker, components,
+    name, worker, nets,
     async close(force = false) {
       await worker.close(force);
       redis.disconnect();
-      await components.dispose();
+      await nets.components.dispose();
     },
   };
+}
+
+async function warm(k: KeptComponents): Promise<void> {
+  for (const net of [k.imageEncoder, k.vae, k.unet, k.controlnext]) await net();
 }
 
 const nameOf = (job: Job) => {
@@ -162,7 +184,7 @@ interface JobContext {
   readonly name: string;
   readonly roots: readonly string[];
   readonly identity: readonly ModelFileId[];
-  readonly components: KeptComponents;
+  readonly nets: { for(p: Precision): Promise<KeptComponents> };
   readonly hashLocal: (name: string) => Promise<string>;
 }
 
@@ -205,7 +227,7 @@ async function processJob(job: Job, x: JobContext): Promise<FarmResult> {
   c.log(`job ${job.id} (${j.name}) on ${x.name}: ${files.output}`);
   const r = await runJob(
     { ref: files.ref, video: files.video, out: files.output, options: canonical({ ...j.options, device: c.device, lowMemory: c.lowMemory }), preset: j.preset },
-    { components: x.components, emit },
+    { components: await x.nets.for(j.options.precision), emit },
   );
   await progress.flush();
   const st = statOf(r.output);
