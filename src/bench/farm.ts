@@ -72,7 +72,12 @@ export async function benchFarm(): Promise<BenchResult> {
     fs.copyFileSync(path.join(ROOT, 'samples', 'ref.jpg'), path.join(tmp, 'me.jpg'));
     const { parseBatchOptions } = await import('../cli/batch.ts');
     const { runFarmBatch } = await import('../farm/batch.ts');
-    const out: BenchResult = { model: 'tiny (synthetic)', items: ITEMS, clip: `${KNOBS.maxFrames} frames ${KNOBS.size}, ${KNOBS.steps} steps`, cores: os.cpus().length };
+    // the load average says whether other processes shared the cores (then a second worker also wins a larger
+    // share of the machine, which is not capacity)
+    const out: BenchResult = {
+      model: 'tiny (synthetic)', items: ITEMS, clip: `${KNOBS.maxFrames} frames ${KNOBS.size}, ${KNOBS.steps} steps`, cores: os.cpus().length,
+      loadAvgBefore: Number(os.loadavg()[0]!.toFixed(1)),
+    };
     for (const n of [1, 2]) {
       const clips = path.join(tmp, `clips${n}`);
       fs.mkdirSync(clips);
@@ -96,6 +101,7 @@ export async function benchFarm(): Promise<BenchResult> {
       out[`workers${n}_meanJobSec`] = Number((report.items.reduce((s, it) => s + it.seconds, 0) / ITEMS).toFixed(1));
       await Promise.all(workers.map(stop));
     }
+    out.loadAvgAfter = Number(os.loadavg()[0]!.toFixed(1));
     out.speedup2 = Number(((out.workers2_itemsPerHour as number) / (out.workers1_itemsPerHour as number)).toFixed(2));
     return out;
   } finally {
