@@ -114,6 +114,11 @@ export function connect(q: QueueUrl, log?: (line: string) => void): Redis {
     if (!down) log?.(`queue connection lost (${redactText(e.message, q)}); reconnecting to ${q.redacted}`);
     down = true;
   });
+  // a server that shuts down cleanly closes the connection without an error: the client then reconnects
+  r.on('reconnecting', () => {
+    if (!down) log?.(`queue connection lost; reconnecting to ${q.redacted}`);
+    down = true;
+  });
   r.on('ready', () => {
     if (down) log?.(`queue connection back (${q.redacted})`);
     down = false;
