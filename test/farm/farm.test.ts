@@ -15,7 +15,9 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthesizeModels } from '../../models/synth.ts';
 import { parseBatchOptions, runBatchCommand } from '../../src/cli/batch.ts';
+import { cleanFinished, formatStatus, queueStatus, retryFailed } from '../../src/farm/admin.ts';
 import { runFarmBatch } from '../../src/farm/batch.ts';
+import { parseQueueUrl } from '../../src/farm/connection.ts';
 import type { FarmEvent } from '../../src/farm/follow.ts';
 import { QUEUE_NAME } from '../../src/farm/payload.ts';
 import { binaryPath } from '../../video/ffmpeg.ts';
@@ -240,6 +242,17 @@ describe('cnext worker + cnext batch --queue (real Redis, tiny model)', () => {
     process.exitCode = undefined;
     expect(r.report!.items[0]).toMatchObject({ status: 'failed', error: expect.stringMatching(/broken\.mp4/) });
     expect(lastItem(r.events, 'broken.mp4')).toMatchObject({ state: 'failed', attempts: 2 });
+
+    // cnext queue status | retry | clean
+    const q = parseQueueUrl(redis.url);
+    const st = await queueStatus(q);
+    expect(st.queue).toBe(`redis://:***@127.0.0.1:${redis.port}`);
+    expect(st.failed).toEqual([{ id: expect.any(String), name: 'broken.mp4', attempts: 2, error: expect.stringMatching(/broken\.mp4/) }]);
+    expect(formatStatus(st)).toMatch(/failed  broken\.mp4  \(2 tries\)  Cannot read video/);
+    expect(await retryFailed(q)).toBe(1);
+    await waitFor(async () => (await queueStatus(q)).failed.length === 1, 60_000, 'the retried job to fail again');
+    expect(await cleanFinished(q, ['failed'])).toBe(1);
+    expect((await queueStatus(q)).counts).toMatchObject({ failed: 0, waiting: 0, active: 0 });
   }, 120_000);
 
   it('a wrong password is one clear line, without the password', () => {
