@@ -200,7 +200,24 @@ export function checkContent(p: string): { check: string; problem?: string } {
     }
   }
   if (ext === '.task') return zipCheck(p);
+  if (ext === '.onnx') return onnxCheck(p);
   return { check: 'no content check for this kind of file' };
+}
+
+/**
+ * An ONNX ModelProto starts with field 1 (ir_version, varint: byte 0x08) followed by a small version number.
+ * Cheap: catches HTML error pages, truncated-to-zero and other-format files; the session open checks the rest.
+ */
+function onnxCheck(p: string): { check: string; problem?: string } {
+  const fd = fs.openSync(p, 'r');
+  try {
+    const head = Buffer.alloc(2);
+    const n = fs.readSync(fd, head, 0, 2, 0);
+    if (n < 2 || head[0] !== 0x08 || head[1] < 3 || head[1] > 20) return { check: '', problem: 'not an ONNX model (no ir_version field at byte 0)' };
+    return { check: `ONNX header: ir_version ${head[1]}` };
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** A zip starts with a local header and ends with an end-of-central-directory record (within the last 64 KiB + 22). */

@@ -8,7 +8,7 @@
 // - `path` is where the file lives inside the model folder, which mirrors the hub's layout (a diffusers folder for
 //   SVD); `remote` is the path inside the hub repository when it differs (ControlNeXt's weights sit in a subfolder).
 
-export type ModelRole = 'svd' | 'controlnext' | 'mediapipe';
+export type ModelRole = 'svd' | 'controlnext' | 'mediapipe' | 'dwpose';
 
 export interface ModelFile {
   /** Relative path inside the model folder (forward slashes). */
@@ -165,6 +165,31 @@ export const REGISTRY: readonly ModelEntry[] = [
       { path: 'face_landmarker.task' },
     ],
     notes: ['Built locally from the npm package, never downloaded; the builder owns the exact file set.'],
+  },
+  {
+    name: 'dwpose',
+    title: 'DWPose ONNX models: YOLOX-L person detector and DWPose-L whole-body pose (384×288), as ControlNeXt uses them',
+    role: 'dwpose',
+    source: { kind: 'hf', repo: 'yzd-v/DWPose', revision: 'main', gated: false },
+    licence: {
+      name: 'Apache-2.0',
+      url: 'https://github.com/IDEA-Research/DWPose/blob/main/LICENSE',
+      note: 'DWPose (IDEA-Research) and the YOLOX detector (Megvii) are both Apache-2.0; the hub repository was not checked for a licence file of its own.',
+    },
+    files: [
+      { path: 'yolox_l.onnx', note: 'person detector: input [1, 3, 640, 640], output [1, 8400, 85]' },
+      { path: 'dw-ll_ucoco_384.onnx', note: 'whole-body pose: input [1, 3, 384, 288], outputs simcc_x [1, 133, 576], simcc_y [1, 133, 768]' },
+    ],
+    unknown: [
+      'bytes and sha256 of both files (Git LFS: the hub reports them in X-Linked-Size / X-Linked-Etag at pull time; they are checked then and recorded)',
+      'the commit `main` points at (recorded at pull time)',
+    ],
+    notes: [
+      'Source: the docstring of DWposeDetector in dvlab-research/ControlNeXt ControlNeXt-SVD-v2/dwpose/dwpose_detector.py ' +
+        '(@ab4b3ac) names https://huggingface.co/yzd-v/DWPose/blob/main/yolox_l.onnx and .../dw-ll_ucoco_384.onnx; the ' +
+        'ControlNeXt README links the same two files on Google Drive.',
+      'Optional: `--pose-model dwpose` (or `auto`) uses them; MediaPipe needs nothing to download.',
+    ],
   },
 ];
 

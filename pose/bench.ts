@@ -6,10 +6,15 @@
 //   full only      workers 27.9 fps                inline 23.3 fps          ×1.20
 //   full + hands + face: workers 15.7 fps, inline 9.8 fps (the face rides in the pose worker)
 import { fileURLToPath } from 'node:url';
+import os from 'node:os';
 import path from 'node:path';
 import { noEmit, type EmitFn } from '../src/core/events.ts';
 import { decodeFrames } from '../video/decode.ts';
 import { PoseDetector, type DetectorOptions } from './detect.ts';
+import { DwposeDetector } from './dwpose/detector.ts';
+import type { NetSession } from './dwpose/net.ts';
+import { type DwposeFiles, openDwpose } from './dwpose/open.ts';
+import { writeSynthDwpose } from './dwpose/synth.ts';
 import type { PoseModel } from './mediapipe/bundles.ts';
 
 export const DEFAULT_BENCH_VIDEO = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'samples', 'dance.mp4');
@@ -108,4 +113,79 @@ export async function benchPose(options: PoseBenchOptions = {}): Promise<PoseBen
   const w = runs.find((r) => r.threads === 'workers');
   const i = runs.find((r) => r.threads === 'inline');
   return { video: o.video, width: o.width, height: o.height, model: o.model, hands: o.hands, face: o.face, runs, speedup: w && i ? +(w.fps / i.fps).toFixed(2) : null };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// DWPose: the same frames through both ONNX models, one frame at a time (decode included). Without the real files
+// the models are synthetic with about the real compute (pose/dwpose/synth.ts, cost 'real'): YOLOX-L-sized and
+// DWPose-l-sized conv stacks, so the numbers say what the real models cost only approximately.
+
+export interface DwposeBenchOptions {
+  video?: string;
+  frames?: number;
+  width?: number;
+  height?: number;
+  /** model files (the installed ones); default: FLOP-matched synthetic models written to `synthDir` */
+  files?: DwposeFiles;
+  synthDir?: string;
+  threads?: number;
+  emit?: EmitFn;
+}
+
+export interface DwposeBenchResult {
+  models: 'installed' | 'synthetic-flop-matched';
+  width: number;
+  height: number;
+  frames: number;
+  /** session creation (both models) */
+  createMs: number;
+  fps: number;
+  msPerFrame: number;
+  /** time inside each model per frame (one detector run, one pose run per person) */
+  detMsPerFrame: number;
+  poseMsPerFrame: number;
+  cpuMsPerFrame: number;
+  framesWithBody: number;
+}
+
+export async function benchDwpose(options: DwposeBenchOptions = {}): Promise<DwposeBenchResult> {
+  const o = { video: options.video ?? DEFAULT_BENCH_VIDEO, frames: options.frames ?? 10, width: options.width ?? 576, height: options.height ?? 1024 };
+  const emit = options.emit ?? noEmit;
+  const files = options.files ?? writeSynthDwpose(options.synthDir ?? path.join(os.tmpdir(), 'cnext-dwpose-bench'), { cost: 'real' });
+  emit({ type: 'log', level: 'info', message: `pose bench: DWPose (${options.files ? 'real models' : 'synthetic, FLOP-matched'}), ${o.frames} frames of ${o.width}×${o.height}` });
+  const t0 = performance.now();
+  const s = await openDwpose(files, { threads: options.threads });
+  const t1 = performance.now();
+  let detMs = 0, poseMs = 0;
+  const timed = (n: NetSession, add: (ms: number) => void): NetSession => ({
+    inputDims: n.inputDims,
+    run: async (x) => {
+      const a = performance.now();
+      try {
+        return await n.run(x);
+      } finally {
+        add(performance.now() - a);
+      }
+    },
+  });
+  const detector = DwposeDetector.fromSessions(timed(s.det, (ms) => (detMs += ms)), timed(s.pose, (ms) => (poseMs += ms)));
+  const cpu0 = process.cpuUsage();
+  let frames = 0, body = 0;
+  try {
+    for await (const f of decodeFrames(o.video, { maxFrames: o.frames, width: o.width, height: o.height, fit: 'cover' })) {
+      const r = await detector.detect(f);
+      frames++;
+      if (r.pose) body++;
+    }
+  } finally {
+    await s.close();
+  }
+  const ms = performance.now() - t1;
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    models: options.files ? 'installed' : 'synthetic-flop-matched', width: o.width, height: o.height, frames,
+    createMs: Math.round(t1 - t0), fps: +((1000 * frames) / ms).toFixed(2), msPerFrame: +(ms / frames).toFixed(1),
+    detMsPerFrame: +(detMs / frames).toFixed(1), poseMsPerFrame: +(poseMs / frames).toFixed(1),
+    cpuMsPerFrame: +((cpu.user + cpu.system) / 1000 / frames).toFixed(1), framesWithBody: body,
+  };
 }

@@ -1,15 +1,29 @@
 // Video → per-frame detected poses, streaming: frames are decoded one at a time and pipelined through the
 // detector (a few in flight so decode and both landmarker workers overlap); nothing holds the video in RAM.
+// Two extractors: MediaPipe (landmarkers in worker threads, frames scaled to ≤ 1024 px) and DWPose (the two ONNX
+// models ControlNeXt was trained with, on the frames at their own size, as the reference decodes them).
 import { CancelledError, CnextError, throwIfAborted } from '../src/core/errors.ts';
 import { noEmit, type EmitFn } from '../src/core/events.ts';
 import { decodeFrames } from '../video/decode.ts';
 import { probeVideo, type VideoInfo } from '../video/probe.ts';
 import { PoseDetector, type DetectorOptions, type RawDetection } from './detect.ts';
+import { DwposeDetector, type DwposeDetectorOptions, type DwposeRaw } from './dwpose/detector.ts';
 import type { Pose } from './keypoints.ts';
 import { toPose } from './openpose-map.ts';
 import { smoothPoses, type SmoothOptions, type SmoothReport } from './smooth.ts';
 
-export interface ExtractOptions extends DetectorOptions {
+/** The pose extractor: `mediapipe` (default, built in) or `dwpose` (needs its two ONNX files). */
+export type PoseExtractor = 'mediapipe' | 'dwpose';
+export const POSE_EXTRACTORS: readonly PoseExtractor[] = ['mediapipe', 'dwpose'];
+
+export interface ExtractorOptions extends DetectorOptions {
+  /** default mediapipe */
+  extractor?: PoseExtractor;
+  /** DWPose model files (and provider); required with extractor 'dwpose' */
+  dwpose?: DwposeDetectorOptions;
+}
+
+export interface ExtractOptions extends ExtractorOptions {
   stride?: number;
   maxFrames?: number;
   /** Longest side of the frames handed to MediaPipe (it works at 256 px inside; default 1024). */
@@ -29,7 +43,27 @@ export interface DetectedFrame {
   time: number;
   /** normalised by the source frame; null when no person */
   detected: Pose | null;
-  raw: RawDetection;
+  raw: RawDetection | DwposeRaw;
+}
+
+interface FrameDetector {
+  detect(f: { rgb: Uint8Array; width: number; height: number; time: number }): Promise<{ pose: Pose | null; raw: RawDetection | DwposeRaw }>;
+  close(): Promise<void>;
+}
+
+/** Opens the chosen extractor (DWPose: both sessions, so a bad model fails before decoding starts). */
+async function openExtractor(o: ExtractorOptions, aspect: number): Promise<FrameDetector> {
+  if (o.extractor === 'dwpose') {
+    if (!o.dwpose) throw new CnextError('DWPOSE_MODEL_MISSING', 'The DWPose extractor needs its model files (yolox_l.onnx, dw-ll_ucoco_384.onnx)', { solutions: ['Run: cnext models pull dwpose'] });
+    return DwposeDetector.create(o.dwpose);
+  }
+  const d = await PoseDetector.create(o);
+  return { detect: (f) => d.detect(f).then((raw) => ({ pose: toPose(raw, aspect), raw })), close: () => d.close() };
+}
+
+/** Frame size an extractor sees: MediaPipe ≤ detectSize (1024, even sides), DWPose the video's own (display) size. */
+export function extractorFrameSize(info: { width: number; height: number }, o: Pick<ExtractOptions, 'extractor' | 'detectSize'>): { width: number; height: number } {
+  return o.extractor === 'dwpose' ? { width: info.width, height: info.height } : detectionSize(info, o.detectSize);
 }
 
 /** Size the detector sees: the display size, scaled down so the longest side is at most `max`. */
@@ -42,9 +76,9 @@ export function detectionSize(info: { width: number; height: number }, max = 102
 /** Detected pose per sampled frame, in order. Closes its detector when the loop ends (or breaks). */
 export async function* extractPoses(file: string, o: ExtractOptions = {}): AsyncGenerator<DetectedFrame> {
   const info = o.info ?? (await probeVideo(file));
-  const size = detectionSize(info, o.detectSize);
+  const size = extractorFrameSize(info, o);
   const aspect = size.width / size.height;
-  const detector = await PoseDetector.create(o);
+  const detector = await openExtractor(o, aspect);
   const queue: Array<Promise<DetectedFrame>> = [];
   const inFlight = Math.max(1, o.inFlight ?? 3);
   const frames = decodeFrames(file, { stride: o.stride, maxFrames: o.maxFrames, ...size, fit: 'stretch', signal: o.signal, info });
@@ -62,7 +96,7 @@ export async function* extractPoses(file: string, o: ExtractOptions = {}): Async
       const next = await Promise.race([frames.next(), aborted]);
       if (next.done) { decoding = false; break; }
       const f = next.value;
-      const job = detector.detect(f).then((raw) => ({ index: f.index, time: f.time, detected: toPose(raw, aspect), raw }));
+      const job = detector.detect(f).then((r) => ({ index: f.index, time: f.time, detected: r.pose, raw: r.raw }));
       job.catch(() => {}); // awaited below, in order
       queue.push(job);
       if (queue.length >= inFlight) yield await queue.shift()!;
@@ -82,18 +116,19 @@ export async function* extractPoses(file: string, o: ExtractOptions = {}): Async
   }
 }
 
-/** Pose of one still image (e.g. the reference photo): IMAGE-mode landmarkers in this thread, closed after. */
-export async function detectStillPose(img: { rgb: Uint8Array; width: number; height: number }, o: DetectorOptions = {}): Promise<{ pose: Pose | null; raw: RawDetection }> {
-  const detector = await PoseDetector.create({ ...o, threads: 'inline', runningMode: 'IMAGE', handMode: 'IMAGE' });
+/** Pose of one still image (e.g. the reference photo): IMAGE-mode landmarkers in this thread (or DWPose), closed after. */
+export async function detectStillPose(img: { rgb: Uint8Array; width: number; height: number }, o: ExtractorOptions = {}): Promise<{ pose: Pose | null; raw: RawDetection | DwposeRaw }> {
+  const detector = await openExtractor({ ...o, threads: 'inline', runningMode: 'IMAGE', handMode: 'IMAGE' }, img.width / img.height);
   try {
-    const raw = await detector.detect({ ...img, time: 0 });
-    return { pose: toPose(raw, img.width / img.height), raw };
+    return await detector.detect({ ...img, time: 0 });
   } finally {
     await detector.close();
   }
 }
 
 export interface PoseTrack {
+  /** which extractor made the poses */
+  extractor: PoseExtractor;
   source: { width: number; height: number; fps: [number, number]; frames: number };
   stride: number;
   /** after gap filling / smoothing (when enabled) */
@@ -119,7 +154,7 @@ export async function extractPoseTrack(file: string, o: TrackOptions = {}): Prom
   const stride = o.stride ?? 1;
   const total = Math.min(Math.ceil(info.frames / stride), o.maxFrames ?? Infinity);
   const t0 = performance.now();
-  emit({ type: 'stage-start', stage: 'pose', total, label: 'MediaPipe pose' });
+  emit({ type: 'stage-start', stage: 'pose', total, label: o.extractor === 'dwpose' ? 'DWPose' : 'MediaPipe pose' });
   const raw: Array<{ index: number; time: number; detected: Pose | null }> = [];
   try {
     for await (const f of extractPoses(file, { ...o, info })) {
@@ -137,7 +172,7 @@ export async function extractPoseTrack(file: string, o: TrackOptions = {}): Prom
       solutions: ['use a video where one person is fully visible', 'check the video is not black or blank'],
     });
   }
-  const size = detectionSize(info, o.detectSize);
+  const size = extractorFrameSize(info, o);
   let frames = raw;
   let smoothing: SmoothReport | null = null;
   if (o.smooth !== false) {
@@ -157,6 +192,7 @@ export async function extractPoseTrack(file: string, o: TrackOptions = {}): Prom
   }
   for (const w of warnings) emit({ type: 'log', level: 'warn', message: w });
   return {
+    extractor: o.extractor ?? 'mediapipe',
     source: { width: info.width, height: info.height, fps: info.fps, frames: info.frames },
     stride,
     frames,

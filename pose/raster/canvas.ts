@@ -12,6 +12,9 @@ export interface Canvas {
   readonly data: Uint8Array;
 }
 
+/** An integer point (x, y); fixed point when a `shift` says so. */
+export type Point = readonly [number, number];
+
 /** Three channel values, already saturated to 0..255 integers. */
 export type Color3 = readonly [number, number, number];
 

@@ -1,8 +1,7 @@
 // OpenCV 4.x ellipse2Poly (modules/imgproc/src/drawing.cpp): points of an elliptic arc at integer-degree steps,
 // using OpenCV's 7-digit float sine table, computed in double and rounded with cvRound; consecutive duplicates
 // are dropped; a single remaining point becomes two copies of the centre.
-import { cvRound } from './canvas.ts';
-import type { Point } from './fill-convex-poly.ts';
+import { cvRound, type Point } from './canvas.ts';
 
 /** SinTable[i] = (float) sin(i°) written to 7 decimals, i = 0..450 (cos(a) = SinTable[450 − a]). */
 export const SIN_TABLE: Float32Array = (() => {

@@ -2,10 +2,8 @@
 // shift 0, Line2 for fixed-point vertices), then the polygon is scanned from its top vertex with two edges walked
 // in opposite directions, x in 16-bit fixed point, dx = round-half-away((xe − xs) / (ye − y)), and each row
 // filled from (x_left + ½) >> 16 to (x_right + ½) >> 16.
-import { type Canvas, type Color3, hline, XY_ONE, XY_SHIFT } from './canvas.ts';
-import { line2, line8 } from './line.ts';
-
-export type Point = readonly [number, number];
+import { type Canvas, type Color3, hline, type Point, XY_ONE, XY_SHIFT } from './canvas.ts';
+import { line2, line8 } from './thin-line.ts';
 
 /** Arithmetic right shift that stays exact beyond 32 bits. */
 const shr = (v: number, s: number): number => (s === 0 ? v : Math.floor(v / 2 ** s));

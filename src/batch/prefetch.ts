@@ -4,16 +4,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { sha256File } from '../../models/cache.ts';
+import { modelsRoot } from '../../models/layout.ts';
+import { resolvePoseModel } from '../../models/pose-model.ts';
 import { fitImage, loadImage } from '../../video/image.ts';
 import { probeVideo } from '../../video/probe.ts';
 import { defaultJobDir, poseKey, readJobRecord } from '../job/folder.ts';
-import { extractJobPoses, readJobPoses } from '../job/poses.ts';
+import { extractJobPoses, extractorFor, readJobPoses } from '../job/poses.ts';
 import { frameSize } from '../job/options.ts';
 import type { ItemContext, RunnableItem } from './runner.ts';
 
-/** Extracts and stores the item's poses unless its job folder already holds them. Returns whether it worked. */
-export async function prefetchPoses(item: RunnableItem, ctx: ItemContext): Promise<boolean> {
-  const o = item.options;
+/**
+ * Extracts and stores the item's poses unless its job folder already holds them. Returns whether it worked.
+ * `--pose-model` is resolved against the models folder exactly as runJob does, so both compute the same pose key.
+ */
+export async function prefetchPoses(item: RunnableItem, ctx: ItemContext, where: { models?: string } = {}): Promise<boolean> {
+  const pm = resolvePoseModel(item.options.poseModel, modelsRoot({ models: where.models }));
+  const o = { ...item.options, poseModel: pm.extractor };
   const file = async (p: string) => ({ path: path.resolve(p), bytes: fs.statSync(p).size, sha256: await sha256File(p, ctx.signal) });
   const inputs = { ref: await file(item.ref), video: await file(item.video) };
   const key = poseKey(inputs, o);
@@ -27,6 +33,6 @@ export async function prefetchPoses(item: RunnableItem, ctx: ItemContext): Promi
   const img = await loadImage(item.ref);
   const { width, height } = frameSize(o);
   const refImage = await fitImage(img.rgb, img.width, img.height, width, height, o.fit);
-  await extractJobPoses({ refImage, video: item.video, info, options: o, key, jobDir, emit: ctx.emit, signal: ctx.signal });
+  await extractJobPoses({ refImage, video: item.video, info, options: o, key, extractor: extractorFor(pm, o.device), jobDir, emit: ctx.emit, signal: ctx.signal });
   return true;
 }

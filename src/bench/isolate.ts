@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CnextError } from '../core/errors.ts';
+import { startGpuMemorySampler, type GpuMemoryPeak } from './gpu-memory.ts';
 
 export type BenchValue = number | string | boolean;
 export type BenchResult = Record<string, BenchValue>;
@@ -18,6 +19,8 @@ export interface IsolatedResult {
    * really owns. Memory-mapped weight files count in RSS as page cache the kernel can drop; this excludes them.
    */
   readonly peakAnonMB?: number;
+  /** CUDA runs: peak GPU memory sampled with nvidia-smi (see gpu-memory.ts); absent without nvidia-smi. */
+  readonly peakGpu?: GpuMemoryPeak;
   readonly wallSec: number;
 }
 
@@ -51,12 +54,24 @@ export function reportFromChild(result: BenchResult, peakAnonMB?: number): void 
   process.stdout.write(`${MARK}${JSON.stringify({ result, peakRssMB, peakAnonMB })}\n`);
 }
 
-export function runIsolated(name: string, args: Record<string, string>, onLine?: (line: string) => void): Promise<IsolatedResult> {
+export async function runIsolated(name: string, args: Record<string, string>, onLine?: (line: string) => void): Promise<IsolatedResult> {
+  const gpu = args.device === 'cuda' ? await startGpuMemorySampler(Number(args.gpu ?? 0)) : undefined;
+  try {
+    const r = await runChild(name, args, onLine, (pid) => gpu?.track(pid));
+    const peakGpu = await gpu?.stop();
+    return peakGpu ? { ...r, peakGpu } : r;
+  } finally {
+    await gpu?.stop();
+  }
+}
+
+function runChild(name: string, args: Record<string, string>, onLine: ((line: string) => void) | undefined, onSpawn: (pid: number) => void): Promise<IsolatedResult> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, 'bench', '--child', name, '--child-args', JSON.stringify(args)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    if (child.pid !== undefined) onSpawn(child.pid);
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => {

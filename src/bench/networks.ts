@@ -3,11 +3,13 @@
 // CFG batch 2, 14 frames, 256×256 px.
 import fs from 'node:fs';
 import path from 'node:path';
+import { resolvePrecision, type Device, type Precision } from '../core/device.ts';
 import { float32, type Float32Tensor } from '../core/tensor.ts';
 import type { ControlInput } from '../diffusion/components.ts';
 import { synthesizeModels } from '../../models/synth.ts';
 import { loadControlNeXt, resolveControlNeXtConfig } from '../nets/controlnext-svd.ts';
 import { loadUnet, resolveUnetConfig } from '../nets/unet-spatio-temporal.ts';
+import type { SessionOptions } from '../onnx/session.ts';
 import { openWeightFile } from '../weights/open.ts';
 import { WeightSource } from '../weights/weight-source.ts';
 import { countFlops } from './flops.ts';
@@ -18,6 +20,37 @@ export interface NetBenchArgs {
   models?: string;
   frames?: string;
   size?: string;
+  /** cpu | cuda, fp32 | tf32 | fp16, CUDA device number: checked by the CLI (cli/device-flags.ts). */
+  device?: string;
+  precision?: string;
+  gpu?: string;
+  steps?: string;
+}
+
+/** The session options a benchmark's networks run with, and the labels its result carries. */
+export function benchSession(args: NetBenchArgs): { session: SessionOptions; labels: Record<string, string> } {
+  const device = (args.device ?? 'cpu') as Device;
+  const precision = resolvePrecision(device, args.precision as Precision | undefined);
+  const deviceId = args.gpu === undefined ? undefined : Number(args.gpu);
+  return {
+    session: { provider: device, precision, ...(deviceId !== undefined ? { deviceId } : {}) },
+    labels: { device, precision },
+  };
+}
+
+/** Median of `reps` calls after a first call that is timed on its own (on CUDA it includes cuDNN's algorithm search). */
+async function timeFirstAndMedian(fn: () => Promise<unknown>, reps: number): Promise<{ firstCallSec: number; secondsPerCall: number }> {
+  const t0 = performance.now();
+  await fn();
+  const firstCallSec = (performance.now() - t0) / 1000;
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t = performance.now();
+    await fn();
+    times.push((performance.now() - t) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  return { firstCallSec, secondsPerCall: times[Math.floor(times.length / 2)] };
 }
 
 interface Setup {
@@ -43,6 +76,12 @@ export function fullSizeModels(args: NetBenchArgs): Setup {
 
 function readJson(file: string): Record<string, unknown> {
   return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+}
+
+/** The released ControlNeXt has no config.json (class defaults); a synthetic tiny one has. */
+function controlNeXtConfig(s: Setup) {
+  const file = path.join(s.controlnextDir, 'config.json');
+  return resolveControlNeXtConfig(fs.existsSync(file) ? readJson(file) : {});
 }
 
 /** The UNet's weights as the product loads them: base safetensors (if present) overridden by unet.bin. */
@@ -83,21 +122,25 @@ function unetInputs(s: Setup, D: number) {
 
 export async function benchUnet(args: NetBenchArgs, lowMemory: boolean): Promise<BenchResult> {
   const s = fullSizeModels(args);
+  const { session, labels } = benchSession(args);
   const config = resolveUnetConfig(readJson(path.join(s.svdDir, 'unet', 'config.json')));
   const { weights, bytes } = unetWeights(s);
   const inp = unetInputs(s, config.cross_attention_dim as number);
-  const control = await controlFor(s, inp.poses, inp.t);
+  const control = await controlFor(s, inp.poses, inp.t, session);
   const t0 = performance.now();
-  const unet = await loadUnet(weights, config, { lowMemory });
+  const unet = await loadUnet(weights, config, { ...session, lowMemory });
   const createSec = (performance.now() - t0) / 1000;
-  const secondsPerCall = await timeIt(() => unet.run(inp.sample, inp.t, inp.ehs, inp.ids, control), 2);
+  const { firstCallSec, secondsPerCall } = await timeFirstAndMedian(() => unet.run(inp.sample, inp.t, inp.ehs, inp.ids, control), session.provider === 'cuda' ? 3 : 2);
   await unet.release();
-  return { mode: lowMemory ? 'low-memory' : 'normal', frames: s.frames, size: `${s.width}x${s.height}`, cfgBatch: 2, createSec, secondsPerCall, weightsMB: bytes / 2 ** 20 };
+  return {
+    mode: lowMemory ? 'low-memory' : 'normal', ...labels, frames: s.frames, size: `${s.width}x${s.height}`, cfgBatch: 2,
+    createSec, firstCallSec, secondsPerCall, weightsMB: bytes / 2 ** 20,
+  };
 }
 
 /** ControlNeXt on the conditional frames; UNet control input for both CFG halves (scale 0 for uncond rows). */
-async function controlFor(s: Setup, poses: Float32Tensor, t: number): Promise<ControlInput> {
-  const cn = await loadControlNeXt(openWeightFile(path.join(s.controlnextDir, 'controlnet.bin')), resolveControlNeXtConfig({}));
+async function controlFor(s: Setup, poses: Float32Tensor, t: number, session: SessionOptions = {}): Promise<ControlInput> {
+  const cn = await loadControlNeXt(openWeightFile(path.join(s.controlnextDir, 'controlnet.bin')), controlNeXtConfig(s), session);
   const out = await cn.run(poses, t);
   await cn.release();
   const [rows, C, hc, wc] = out.dims;
@@ -135,20 +178,25 @@ export async function benchUnetFlops(args: NetBenchArgs): Promise<BenchResult> {
  */
 export async function benchControlNeXtOverhead(args: NetBenchArgs): Promise<BenchResult> {
   const s = fullSizeModels(args);
+  const { session, labels } = benchSession(args);
+  const reps = session.provider === 'cuda' ? 3 : 2;
   const config = resolveUnetConfig(readJson(path.join(s.svdDir, 'unet', 'config.json')));
   const inp = unetInputs(s, config.cross_attention_dim as number);
-  const cn = await loadControlNeXt(openWeightFile(path.join(s.controlnextDir, 'controlnet.bin')), resolveControlNeXtConfig({}));
+  const cn = await loadControlNeXt(openWeightFile(path.join(s.controlnextDir, 'controlnet.bin')), controlNeXtConfig(s), session);
   const controlNeXtSec = await timeIt(() => cn.run(inp.poses, inp.t), 3);
   await cn.release();
-  const control = await controlFor(s, inp.poses, inp.t);
+  const control = await controlFor(s, inp.poses, inp.t, session);
 
-  let unet = await loadUnet(unetWeights(s).weights, config);
-  const unetControlSec = await timeIt(() => unet.run(inp.sample, inp.t, inp.ehs, inp.ids, control), 2);
+  let unet = await loadUnet(unetWeights(s).weights, config, session);
+  const unetControlSec = await timeIt(() => unet.run(inp.sample, inp.t, inp.ehs, inp.ids, control), reps);
   await unet.release();
-  unet = await loadUnet(unetWeights(s).weights, config);
-  const unetPlainSec = await timeIt(() => unet.run(inp.sample, inp.t, inp.ehs, inp.ids), 2);
+  unet = await loadUnet(unetWeights(s).weights, config, { ...session, preload: 'plain' });
+  const unetPlainSec = await timeIt(() => unet.run(inp.sample, inp.t, inp.ehs, inp.ids), reps);
   await unet.release();
   return {
+    ...labels,
+    frames: s.frames,
+    size: `${s.width}x${s.height}`,
     controlNeXtSec,
     unetControlSec,
     unetPlainSec,

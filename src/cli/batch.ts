@@ -101,11 +101,12 @@ export async function runBatchCommand(f: BatchFlags, deps: BatchCliDeps = {}, re
       const root = modelsRoot({ models: f.models });
       const runnable = items.flatMap((it) => (it.options ? [it.options] : []));
       const device = runnable[0]?.device ?? 'cpu';
-      const loaded = deps.run?.components ? undefined : loadModelComponents(root, { device });
+      const precision = runnable[0]?.precision;
+      const loaded = deps.run?.components ? undefined : loadModelComponents(root, { device, precision });
       const components = deps.run?.components ?? loaded!;
       await preflight({
         weightFiles: loaded && [loaded.files.imageEncoder, loaded.files.vae, ...loaded.files.unet, loaded.files.controlnext],
-        modelsRoot: root, device, outputs: [path.join(f.out, 'report.json')], signal: ac.signal,
+        modelsRoot: root, device, precision, outputs: [path.join(f.out, 'report.json')], signal: ac.signal,
         bytes: Math.max(0, ...runnable.map((o) => estimateJobBytes({ ...frameSize(o), frames: Math.min(o.maxFrames, 1000), extraVideos: 0 }))),
       });
       modelsKey ??= components.key ?? '';
@@ -113,7 +114,11 @@ export async function runBatchCommand(f: BatchFlags, deps: BatchCliDeps = {}, re
         runJob({ ref: it.ref, video: it.video, out: it.output, options: it.options, preset: it.preset, models: f.models }, { ...deps.run, emit: ctx.emit, signal: ctx.signal });
     }
     reporter = await pickReporter({ json: f.json, tty: Boolean(stdout.isTTY), stdout, onCancel: onSigint, resumeCommand, tui: deps.tui });
-    const prefetch = deps.prefetch === null || !f.prefetch ? undefined : (deps.prefetch ?? (await import('../batch/prefetch.ts')).prefetchPoses);
+    let prefetch: BatchDeps['prefetch'] | undefined;
+    if (deps.prefetch !== null && f.prefetch) {
+      const { prefetchPoses } = deps.prefetch ? { prefetchPoses: deps.prefetch } : await import('../batch/prefetch.ts');
+      prefetch = (it, c) => prefetchPoses(it, c, { models: f.models }); // --models: where --pose-model finds DWPose
+    }
     const report = await runBatch(items, { runItem, prefetch, modelsKey }, { outDir: f.out, emit: reporter.emit, signal: ac.signal });
     await reporter.close();
     reporter = undefined;

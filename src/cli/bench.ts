@@ -4,8 +4,10 @@ import { Option, type Command } from 'commander';
 import { CnextError } from '../core/errors.ts';
 import { reportFromChild, runIsolated, startAnonSampler, type IsolatedResult } from '../bench/isolate.ts';
 import { BENCHMARKS, findBenchmark } from '../bench/registry.ts';
+import { addDeviceFlags, parseDeviceFlags, type DeviceFlags } from './device-flags.ts';
 
-interface BenchOptions {
+interface BenchOptions extends DeviceFlags {
+  steps?: string;
   models?: string;
   json?: boolean;
   list?: boolean;
@@ -16,15 +18,17 @@ interface BenchOptions {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('bench')
     .description('measure performance (each benchmark in its own process; ratios taken in one run)')
     .argument('[names...]', `benchmarks to run (default: all): ${BENCHMARKS.map((b) => b.name).join(', ')}`)
     .option('--models <dir>', 'models root holding (or receiving) the full-size synthetic model')
     .option('--frames <n>', 'frames for network benchmarks')
     .option('--size <WxH>', 'pixel size for network benchmarks')
+    .option('--steps <n>', 'denoising steps for sampler / job-240')
     .option('--list', 'list the benchmarks and exit')
-    .option('--json', 'print results as JSON')
+    .option('--json', 'print results as JSON');
+  addDeviceFlags(cmd)
     .addOption(hidden('--child <name>'))
     .addOption(hidden('--child-args <json>'))
     .action(async (names: string[], o: BenchOptions) => {
@@ -45,8 +49,16 @@ export function register(program: Command): void {
           throw new CnextError('BENCH_UNKNOWN', `Unknown benchmark ${n}; choose from: ${BENCHMARKS.map((b) => b.name).join(', ')}`);
         }
       }
-      const selected = names.length ? names : BENCHMARKS.map((b) => b.name);
-      const args: Record<string, string> = {};
+      const target = parseDeviceFlags(o);
+      const cpuOnly = names.filter((n) => !findBenchmark(n)!.onDevice);
+      if (target.device !== 'cpu' && cpuOnly.length) {
+        throw new CnextError('BENCH_CPU_ONLY', `${cpuOnly.join(', ')} measure${cpuOnly.length === 1 ? 's' : ''} the CPU only; with --device ${target.device} choose from: ${BENCHMARKS.filter((b) => b.onDevice).map((b) => b.name).join(', ')}`);
+      }
+      if (target.device === 'cuda') (await import('../onnx/session.ts')).assertProviderAvailable('cuda');
+      const selected = names.length ? names : BENCHMARKS.filter((b) => target.device === 'cpu' || b.onDevice).map((b) => b.name);
+      const args: Record<string, string> = { device: target.device, precision: target.precision };
+      if (target.deviceId !== undefined) args.gpu = String(target.deviceId);
+      if (o.steps) args.steps = o.steps;
       if (o.models) args.models = o.models;
       if (o.frames) args.frames = o.frames;
       if (o.size) args.size = o.size;
@@ -79,7 +91,9 @@ function fmt(v: unknown): string {
 function formatResult(name: string, r: IsolatedResult): string {
   const fields = Object.entries(r.result).map(([k, v]) => `${k}=${fmt(v)}`);
   const anon = r.peakAnonMB === undefined ? '' : `  peakAnon=${fmt(r.peakAnonMB)}MB`;
-  return `  ${name}: ${fields.join('  ')}  peakRSS=${fmt(r.peakRssMB)}MB${anon}  wall=${fmt(r.wallSec)}s\n`;
+  const g = r.peakGpu;
+  const gpu = g ? `  peakGPU=${g.processMiB !== undefined ? `${fmt(g.processMiB)}MiB (process)` : `${fmt(g.deviceDeltaMiB)}MiB (device delta)`}` : '';
+  return `  ${name}: ${fields.join('  ')}  peakRSS=${fmt(r.peakRssMB)}MB${anon}${gpu}  wall=${fmt(r.wallSec)}s\n`;
 }
 
 /** Ratios across benchmarks of this run (only those whose inputs ran). */
@@ -110,5 +124,11 @@ export function deriveRatios(results: Record<string, IsolatedResult>): Record<st
   const withC = num('controlnext-overhead', 'stepWithControlSec');
   const without = num('controlnext-overhead', 'stepWithoutControlSec');
   if (withC && without) out['ControlNeXt share of a denoising step'] = (withC - without) / withC;
+  const branch = num('controlnext-overhead', 'controlNeXtSec');
+  const unetControl = num('controlnext-overhead', 'unetControlSec');
+  if (branch && unetControl) out['ControlNeXt branch ÷ UNet call (target ≤ 0.05)'] = branch / unetControl;
+  for (const [name, r] of Object.entries(results)) {
+    if (r.peakGpu) out[`${name} peak GPU memory GiB (${r.peakGpu.processMiB !== undefined ? 'process' : 'device delta'})`] = (r.peakGpu.processMiB ?? r.peakGpu.deviceDeltaMiB) / 1024;
+  }
   return out;
 }

@@ -22,6 +22,7 @@ const COMMANDS: ReadonlyArray<{ command: string; load: () => Promise<{ register:
   { command: 'demo', load: () => import('./demo.ts') },
   { command: 'batch', load: () => import('./batch.ts') },
   { command: 'presets', load: () => import('./presets.ts') },
+  { command: 'doctor', load: () => import('./doctor.ts') },
   { command: 'worker', load: () => import('./worker.ts') },
   { command: 'queue', load: () => import('./queue.ts') },
 ];

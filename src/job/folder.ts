@@ -6,7 +6,7 @@
 //     pose.mp4              the aligned driving pose maps, timed like the output
 //     denoise.safetensors   latents after the last finished denoising step (src/diffusion/checkpoint.ts)
 //
-// Two keys decide what is reused: the pose key (inputs + size/fit/retarget/stride/max frames) and the job key (pose key +
+// Two keys decide what is reused: the pose key (inputs + size/fit/retarget/stride/max frames/pose model) and the job key (pose key +
 // every other option + the model files). A different job key means a fresh job; poses are still reused when
 // their key matches.
 import fs from 'node:fs';

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { DEVICES, PRECISIONS } from '../core/device.ts';
 import { invalidParameterError } from '../core/is.ts';
 import { DEFAULT_GENERATE_PARAMS as G } from '../diffusion/pipeline.ts';
+import { POSE_MODEL_CHOICES } from '../core/pose-model.ts';
 
 export type Scope = 'run' | 'batch' | 'presets' | 'job';
 
@@ -80,6 +81,10 @@ export const KNOBS = {
   retarget: row({
     schema: z.enum(['fit', 'limb']), default: 'fit', arg: '<mode>', in: ALL,
     help: "pose retargeting: fit (the reference's linear rescale) or limb (also bone lengths of the photo's person)",
+  }),
+  poseModel: row({
+    schema: z.enum(POSE_MODEL_CHOICES), default: 'auto', arg: '<name>', in: ALL,
+    help: 'pose extractor: dwpose (what ControlNeXt was trained with; `cnext models pull dwpose`), mediapipe, or auto (dwpose when installed)',
   }),
   device: row({ schema: z.enum(DEVICES), default: 'cpu', arg: '<name>', in: ALL, help: DEVICES.join(' or ') }),
   precision: row({

@@ -48,5 +48,5 @@ export function generateParams(o: JobOptions, numFrames: number): GenerateParams
 
 /** The knobs that decide the pose maps (a change re-runs pose extraction). */
 export function poseOptions(o: JobOptions) {
-  return { size: o.size, stride: o.stride, maxFrames: o.maxFrames, fit: o.fit, retarget: o.retarget };
+  return { size: o.size, stride: o.stride, maxFrames: o.maxFrames, fit: o.fit, retarget: o.retarget, poseModel: o.poseModel };
 }

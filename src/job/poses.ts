@@ -1,4 +1,4 @@
-// Pose stage of a job: the reference image's pose, the driving video's poses (MediaPipe, smoothed), aligned to
+// Pose stage of a job: the reference image's pose, the driving video's poses (MediaPipe or DWPose, smoothed), aligned to
 // the reference person (get_video_pose's rescale), written to poses.json and pose.mp4 in the job folder. The
 // generator's pose maps are rendered from those keypoints on demand at the output size — never all held in RAM.
 import fs from 'node:fs';
@@ -8,9 +8,10 @@ import { CnextError, throwIfAborted } from '../core/errors.ts';
 import type { EmitFn } from '../core/events.ts';
 import type { PoseSource } from '../diffusion/sampler.ts';
 import { alignPoses } from '../../pose/align.ts';
-import { detectStillPose, extractPoseTrack } from '../../pose/extract.ts';
+import { detectStillPose, extractPoseTrack, type ExtractorOptions, type PoseExtractor } from '../../pose/extract.ts';
 import { checkPose, posesToDwpose, type Pose } from '../../pose/keypoints.ts';
 import { PoseRenderer } from '../../pose/render.ts';
+import type { ResolvedPoseModel } from '../../models/pose-model.ts';
 import { createVideoEncoder } from '../../video/encode.ts';
 import type { RgbImage } from '../../video/image.ts';
 import type { Rational, VideoInfo } from '../../video/probe.ts';
@@ -22,6 +23,8 @@ export interface JobPoses {
   readonly format: 'cnext-poses';
   readonly version: 1;
   readonly key: string;
+  /** the extractor that made `reference` and `detected` */
+  readonly extractor: PoseExtractor;
   readonly source: { width: number; height: number; fps: Rational; frames: number };
   readonly stride: number;
   readonly canvas: { width: number; height: number };
@@ -58,6 +61,8 @@ export interface PoseStageInput {
   readonly info: VideoInfo;
   readonly options: JobOptions;
   readonly key: string;
+  /** which extractor (default MediaPipe) and, for DWPose, its files */
+  readonly extractor?: ExtractorOptions;
   readonly jobDir: string;
   readonly emit: EmitFn;
   readonly signal?: AbortSignal;
@@ -78,12 +83,22 @@ export function readJobPoses(jobDir: string, key: string): JobPoses | null {
   }
 }
 
+/** The extractor options for a resolved --pose-model (DWPose runs on the job's device). */
+export function extractorFor(pm: ResolvedPoseModel, device: JobOptions['device']): ExtractorOptions {
+  return pm.extractor === 'dwpose' ? { extractor: 'dwpose', dwpose: { files: pm.files, provider: device } } : { extractor: 'mediapipe' };
+}
+
 /** Detects, aligns and writes poses.json + pose.mp4. */
 export async function extractJobPoses(s: PoseStageInput): Promise<JobPoses> {
   const { options: o, emit, signal, info } = s;
+  // the pose key holds options.poseModel, so it must be the extractor that runs (resolved: never 'auto')
+  if (o.poseModel !== (s.extractor?.extractor ?? 'mediapipe')) {
+    throw new CnextError('INTERNAL', `pose stage: options.poseModel is ${o.poseModel} but the extractor given is ${s.extractor?.extractor ?? 'mediapipe'} (resolve --pose-model first)`, { category: 'system' });
+  }
   const t0 = performance.now();
   emit({ type: 'stage-start', stage: 'align', total: 1, label: 'reference pose' });
-  const ref = (await detectStillPose(s.refImage)).pose;
+  const ex: ExtractorOptions = s.extractor ?? {};
+  const ref = (await detectStillPose(s.refImage, ex)).pose;
   if (!ref) {
     throw new CnextError('POSE_NO_PERSON_REF', 'No person found in the reference image', {
       solutions: ['Use a photo where one person is visible from head to at least the hips', `Check the crop: --fit ${o.fit === 'cover' ? 'pad' : 'cover'} keeps ${o.fit === 'cover' ? 'the whole photo' : 'less border'}`],
@@ -91,7 +106,7 @@ export async function extractJobPoses(s: PoseStageInput): Promise<JobPoses> {
   }
   emit({ type: 'stage-end', stage: 'align', seconds: (performance.now() - t0) / 1000 });
   throwIfAborted(signal);
-  const track = await extractPoseTrack(s.video, { info, stride: o.stride, maxFrames: o.maxFrames, smooth: {}, emit, signal });
+  const track = await extractPoseTrack(s.video, { ...ex, info, stride: o.stride, maxFrames: o.maxFrames, smooth: {}, emit, signal });
   throwIfAborted(signal);
   const { width, height } = frameSize(o);
   const sizes = { refWidth: width, refHeight: height, videoWidth: info.width, videoHeight: info.height };
@@ -102,6 +117,7 @@ export async function extractJobPoses(s: PoseStageInput): Promise<JobPoses> {
     format: 'cnext-poses',
     version: 1,
     key: s.key,
+    extractor: track.extractor,
     source: track.source,
     stride: track.stride,
     canvas: { width, height },

@@ -5,14 +5,16 @@
 //      is known (hashed once per file version; `.cnext-verified.json` in the model folder remembers it)
 //   2. the output folders and the job folder: created if missing, and writable (a probe file created and removed)
 //   3. free disk space on each of their filesystems against an estimate of what the job writes
-//   4. the device: its execution provider is installed
+//   4. the device: its execution provider is installed; on CUDA, every network also builds and runs once from tiny
+//      synthetic weights in a child process (src/doctor), so a crashing native provider is one line naming the
+//      network, before any work — not a dead process minutes in
 // Every failure is one line; all of them are reported together, in one CnextError (exit 2 when all are the user's
 // to fix, else 3), with "Possible solutions" where there are some. `cnext run`, `cnext batch` (once, up front) and
 // the render-farm worker call `preflight`.
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeJsonAtomic } from '../core/atomic-file.ts';
-import type { Device } from '../core/device.ts';
+import { resolvePrecision, type Device, type Precision } from '../core/device.ts';
 import { CnextError, isCnextError, type ErrorCategory } from '../core/errors.ts';
 import { checkContent, readManifest, sha256File } from '../../models/cache.ts';
 import { diskFree } from '../../models/download.ts';
@@ -30,6 +32,10 @@ export interface PreflightInput {
   /** The job folder (created if missing). */
   readonly jobDir?: string;
   readonly device: Device;
+  /** The precision the job runs in (default: the device's); on CUDA the device check runs in it. */
+  readonly precision?: Precision;
+  /** CUDA device number (--gpu). */
+  readonly deviceId?: number;
   /** Bytes the job will write (estimateJobBytes); checked against each target filesystem's free space. */
   readonly bytes: number;
   /** Hash weight files whose sha256 is known and not yet verified for their size and mtime (default true). */
@@ -52,10 +58,23 @@ export async function preflight(p: PreflightInput): Promise<void> {
     if (isCnextError(e)) failures.push({ message: e.message, category: e.category, solutions: e.solutions });
     else failures.push({ message: e instanceof Error ? e.message : String(e), category: fallback });
   };
+  let providerOk = true;
   try {
     assertProviderAvailable(p.device);
   } catch (e) {
+    providerOk = false;
     fail(e);
+  }
+  if (providerOk && p.device === 'cuda') {
+    // The CPU provider is part of the binding and runs in-process everywhere else; the CUDA provider is a separate
+    // native library whose failures (a SIGSEGV included) only a child process survives.
+    try {
+      const { checkDevice } = await import('../doctor/check.ts');
+      p.log?.(`checking every network once on ${p.device} (child processes)`);
+      await checkDevice({ device: p.device, precision: resolvePrecision(p.device, p.precision), deviceId: p.deviceId });
+    } catch (e) {
+      fail(e);
+    }
   }
   for (const f of p.weightFiles ?? []) {
     try {

@@ -16,6 +16,7 @@ import { generate, type PipelineComponents } from '../diffusion/pipeline.ts';
 import { planWindows } from '../diffusion/windows.ts';
 import { sha256File } from '../../models/cache.ts';
 import { modelsRoot } from '../../models/layout.ts';
+import { resolvePoseModel, type ResolvedPoseModel } from '../../models/pose-model.ts';
 import { decodeFrames, type DecodedFrame } from '../../video/decode.ts';
 import { createVideoEncoder, type VideoEncoder } from '../../video/encode.ts';
 import { fitImage, loadImage } from '../../video/image.ts';
@@ -28,7 +29,7 @@ import {
 } from './folder.ts';
 import { frameSize, generateParams, type JobOptions } from './options.ts';
 import { estimateJobBytes, preflight } from './preflight.ts';
-import { extractJobPoses, outputFps, poseMaps, readJobPoses, type JobPoses } from './poses.ts';
+import { extractJobPoses, extractorFor, outputFps, poseMaps, readJobPoses, type JobPoses } from './poses.ts';
 
 export interface JobInput {
   readonly ref: string;
@@ -105,7 +106,10 @@ export function outputComment(r: JobRecord): string {
 interface JobContext {
   readonly input: JobInput;
   readonly run: JobRunOptions;
+  /** input.options with `poseModel` resolved (auto → the extractor used): what the keys, job.json and metadata hold */
   readonly o: JobOptions;
+  /** the pose extractor and, for DWPose, its files */
+  readonly poseModel: ResolvedPoseModel;
   readonly emit: EmitFn;
   readonly signal?: AbortSignal;
   readonly out: string;
@@ -128,11 +132,16 @@ export async function runJob(input: JobInput, run: JobRunOptions = {}): Promise<
   const t0 = performance.now();
   const out = path.resolve(input.out);
   const jobDir = path.resolve(input.jobDir ?? defaultJobDir(out));
+  const emit = run.emit ?? noEmit;
   const ctx: JobContext = {
-    input, run, o: input.options, emit: run.emit ?? noEmit, signal: run.signal, out, jobDir, ...sizeOf(input),
+    input, run, o: input.options, poseModel: { extractor: 'mediapipe' }, emit, signal: run.signal, out, jobDir, ...sizeOf(input),
     seconds: () => (performance.now() - t0) / 1000, encoders: [], where: jobDir, unlock: () => {},
   };
   try {
+    // --pose-model auto → dwpose when its files are installed, else mediapipe; dwpose without its files fails here
+    const poseModel = resolvePoseModel(input.options.poseModel, modelsRoot({ models: input.models }));
+    // (which one shows in the pose stage's label, job.json, poses.json and the MP4's metadata)
+    Object.assign(ctx, { poseModel, o: { ...input.options, poseModel: poseModel.extractor } });
     const result = await runSteps(ctx);
     ctx.emit({ type: 'job-end', status: 'done', output: out, seconds: ctx.seconds() });
     return result;
@@ -207,7 +216,7 @@ async function preflightJob(ctx: JobContext, opened: OpenedInputs): Promise<void
   const { input, o } = ctx;
   const frames = Math.min(o.maxFrames, Math.ceil(opened.info.frames / o.stride));
   await preflight({
-    weightFiles: opened.weightFiles, modelsRoot: opened.modelsRoot, device: o.device, jobDir: ctx.jobDir, signal: ctx.signal,
+    weightFiles: opened.weightFiles, modelsRoot: opened.modelsRoot, device: o.device, precision: o.precision, jobDir: ctx.jobDir, signal: ctx.signal,
     outputs: [ctx.out, ...[input.sideBySide, input.poseVideo].filter((f): f is string => !!f)],
     bytes: estimateJobBytes({ width: ctx.width, height: ctx.height, frames, extraVideos: (input.sideBySide ? 1 : 0) + (input.poseVideo ? 1 : 0) }),
     log: (message) => ctx.emit({ type: 'log', level: 'info', message }),
@@ -271,7 +280,7 @@ async function poseStep(ctx: JobContext, opened: OpenedInputs): Promise<PoseStep
   }
   const poses = await extractJobPoses({
     refImage: { width: ctx.width, height: ctx.height, rgb: refImage }, video: ctx.input.video, info: opened.info, options: o, key: opened.poseKey,
-    jobDir, emit, signal,
+    extractor: extractorFor(ctx.poseModel, o.device), jobDir, emit, signal,
   });
   return { poses, reused: false, refImage };
 }

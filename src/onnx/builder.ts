@@ -171,7 +171,10 @@ export class GraphBuilder {
 
   // ---- nodes --------------------------------------------------------------------------------------------
 
-  /** Add one node with one output. `null` inputs are ONNX's empty optional inputs. */
+  /**
+   * Add one node with one output. `null` inputs are ONNX's empty optional inputs; trailing ones are dropped
+   * (see nodeInputs).
+   */
   op(opType: string, inputs: ReadonlyArray<Value | null | undefined>, attrs: Attrs = {}, opts: OpOptions = {}): Value {
     return this.opMulti(opType, inputs, 1, attrs, opts)[0];
   }
@@ -195,7 +198,7 @@ export class GraphBuilder {
       opType,
       domain: opts.domain ?? '',
       name: nodeName,
-      inputs: inputs.map((v) => (v ? v.name : '')),
+      inputs: nodeInputs(inputs),
       outputs: outNames,
       attributes,
     });
@@ -240,6 +243,20 @@ export interface OpOptions {
   name?: string;
   /** Exact name of the first output (graph outputs). */
   outputName?: string;
+}
+
+/**
+ * A node's input names: `null`/`undefined` become ONNX's empty name `""` (an absent optional input), and
+ * trailing empty ones are left out. ONNX means the same by both, but kernels do not all treat them alike: ORT's
+ * CUDA `Conv` decides "has bias" from the input count (`context->InputCount() >= 3`) and then dereferences
+ * `Input<Tensor>(2)`, which is null for `""` — a SIGSEGV (the CLIP patch embedding, our only bias-free Conv;
+ * onnxruntime/core/providers/cuda/nn/conv.cc, UpdateConvState). An empty input in the middle must stay: inputs
+ * are positional.
+ */
+export function nodeInputs(inputs: ReadonlyArray<Value | null | undefined>): string[] {
+  const names = inputs.map((v) => (v ? v.name : ''));
+  while (names.length && names[names.length - 1] === '') names.pop();
+  return names;
 }
 
 function toAttr(name: string, a: AttrInput): AttributeValue {

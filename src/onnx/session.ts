@@ -1,20 +1,29 @@
 // The only module that imports onnxruntime-node. Sessions are created from an in-memory model whose
 // external data lives in the user's weight files (see DESIGN.md, "Networks are built, not exported").
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import './no-telemetry.ts'; // must precede onnxruntime-node
 import * as ort from 'onnxruntime-node';
 import { CnextError } from '../core/errors.ts';
+import { checkDevicePrecision, type Precision } from '../core/device.ts';
 import type { DType, Tensor } from '../core/tensor.ts';
 import type { BuiltModel } from './builder.ts';
+import { applyCudaPrecision, CUDA_SESSION_CONFIG, cudaProviderLibrary, gpuOutOfMemory, isCudaOutOfMemory } from './cuda.ts';
 
 export type { Device as ExecutionProvider } from '../core/device.ts';
 import type { Device as ExecutionProvider } from '../core/device.ts';
 
 export interface SessionOptions {
   provider?: ExecutionProvider;
+  /**
+   * Number format the caller runs in (refused on CPU unless fp32). The session layer only sets the provider's math
+   * mode from it (CUDA fp32 = TF32 off, process-wide, see cuda.ts; absent = the process's current mode); which
+   * dtypes a graph computes in is the network builders' business.
+   */
+  precision?: Precision;
+  /** CUDA device ordinal (default 0). */
+  deviceId?: number;
   /** Intra-op threads; default = available cores. */
   threads?: number;
   /**
@@ -27,6 +36,11 @@ export interface SessionOptions {
   label?: string;
   /** Write an ORT profile (per-node times and shapes) to `<profilePrefix>_<date>.json`; see endProfiling(). */
   profilePrefix?: string;
+  /**
+   * false: intra-op threads sleep between runs instead of spinning (ORT's default spins). For small models run
+   * many times beside other work (DWPose per frame, next to ffmpeg decoding), spinning steals the other work's CPU.
+   */
+  allowSpinning?: boolean;
 }
 
 function cudaUnavailable(message: string, cause?: unknown): CnextError {
@@ -46,8 +60,7 @@ function cudaUnavailable(message: string, cause?: unknown): CnextError {
  */
 export function assertProviderAvailable(provider: ExecutionProvider): void {
   if (provider !== 'cuda') return;
-  const pkg = path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
-  const lib = path.join(pkg, 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_cuda.so');
+  const lib = cudaProviderLibrary();
   if (process.platform !== 'linux' || !fs.existsSync(lib)) {
     throw cudaUnavailable(`--device cuda needs onnxruntime-node's CUDA execution provider, which is not installed (${lib} is missing)`);
   }
@@ -59,20 +72,29 @@ export class Session {
   private constructor(
     private readonly session: ort.InferenceSession,
     readonly label: string,
+    readonly provider: ExecutionProvider,
   ) {}
 
   static async create(model: BuiltModel, options: SessionOptions = {}): Promise<Session> {
     const label = options.label ?? 'network';
     const provider = options.provider ?? 'cpu';
+    if (options.precision) checkDevicePrecision(provider, options.precision);
     const extra: Record<string, Record<string, string>> = {
       session: { model_external_initializers_file_folder_path: model.externalDir },
     };
+    if (options.allowSpinning === false) extra.session['intra_op.allow_spinning'] = '0';
+    if (provider === 'cuda') {
+      // Only an explicit precision sets (or is checked against) the process's TF32 mode; a session created
+      // without one (a helper graph) runs in whatever mode the process is in.
+      if (options.precision) applyCudaPrecision(options.precision);
+      Object.assign(extra.session, CUDA_SESSION_CONFIG);
+    }
     if (options.lowMemory) {
       extra.optimization = { disable_specified_optimizers: LOW_MEMORY_DISABLED_OPTIMIZERS };
       extra.session.disable_prepacking = '1';
     }
     const sessionOptions: ort.InferenceSession.SessionOptions = {
-      executionProviders: [provider],
+      executionProviders: [provider === 'cuda' ? { name: 'cuda', deviceId: options.deviceId ?? 0 } : provider],
       intraOpNumThreads: options.threads ?? os.availableParallelism(),
       interOpNumThreads: 1,
       graphOptimizationLevel: options.optimization ?? 'all',
@@ -83,14 +105,30 @@ export class Session {
       ...(options.profilePrefix ? { enableProfiling: true, profileFilePrefix: options.profilePrefix } : {}),
     };
     try {
-      return new Session(await ort.InferenceSession.create(model.bytes, sessionOptions), label);
+      return new Session(await ort.InferenceSession.create(model.bytes, sessionOptions), label, provider);
     } catch (e) {
       const msg = (e as Error).message ?? String(e);
+      if (provider === 'cuda' && isCudaOutOfMemory(msg)) throw gpuOutOfMemory(label, 'creating', '', msg, e);
       if (provider === 'cuda' && /cuda|provider|shared library/i.test(msg)) {
         throw cudaUnavailable(`Cannot create the ${label} session on CUDA: ${msg}`, e);
       }
       throw new CnextError('SESSION_CREATE_FAILED', `Cannot create the ${label} session: ${msg}`, { category: 'third-party', cause: e });
     }
+  }
+
+  /**
+   * A session over a ready-made .onnx file (a model we did not build, e.g. DWPose's), same options and errors.
+   * The file is read by onnxruntime itself; its external data, if any, is resolved next to it.
+   */
+  static async fromFile(file: string, options: SessionOptions = {}): Promise<Session> {
+    const label = options.label ?? path.basename(file);
+    const bytes = await fs.promises.readFile(file);
+    return Session.create({ bytes, externalDir: path.dirname(fs.realpathSync(file)), inputNames: [], outputNames: [], nodeCount: 0 }, { ...options, label });
+  }
+
+  /** Declared shape of each input, in order (a symbolic or unknown dimension is −1). */
+  get inputDims(): ReadonlyArray<readonly number[]> {
+    return this.session.inputMetadata.map((m) => (m.isTensor ? m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) : []));
   }
 
   get inputNames(): readonly string[] {
@@ -115,6 +153,8 @@ export class Session {
       result = await this.session.run(ortFeeds);
     } catch (e) {
       const dims = Object.entries(feeds).map(([n, t]) => `${n}[${t.dims.join(',')}]`).join(' ');
+      const msg = (e as Error).message ?? String(e);
+      if (this.provider === 'cuda' && isCudaOutOfMemory(msg)) throw gpuOutOfMemory(this.label, 'running', dims, msg, e);
       throw new CnextError('SESSION_RUN_FAILED', `${this.label} failed on inputs ${dims}: ${(e as Error).message}`, {
         category: 'third-party',
         cause: e,

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CnextError } from '../core/errors.ts';
 import type { Tensor } from '../core/tensor.ts';
+import type { SessionOptions } from '../onnx/session.ts';
 import { readSafetensorsHeader, readTensor } from '../weights/safetensors.ts';
 import type { CaseJson, ParityCase, Tolerance } from './types.ts';
 
@@ -71,8 +72,8 @@ export function readAllTensors(file: string): Map<string, Tensor> {
   return io;
 }
 
-/** Loads a whole case: case.json, every io tensor, and the weights resolver. */
-export function loadCase(dir: string): ParityCase {
+/** Loads a whole case: case.json, every io tensor, and the weights resolver; its networks run with `session`. */
+export function loadCase(dir: string, session: SessionOptions = {}): ParityCase {
   const abs = path.resolve(dir);
   const name = path.basename(abs);
   const json = readCaseJson(abs);
@@ -84,6 +85,7 @@ export function loadCase(dir: string): ParityCase {
     name,
     json,
     io,
+    session,
     weightsPath(component?: string): string {
       const w = json.weights;
       let rel: string;

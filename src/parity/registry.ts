@@ -14,6 +14,10 @@ export const KINDS: Readonly<Record<string, () => Promise<KindModule>>> = {
   pose_align: () => import('./kinds/pose-align.ts'),
   vae_temporal_decoder: () => import('./kinds/vae-temporal-decoder.ts'),
   pipeline: () => import('./kinds/pipeline.ts'),
+  dwpose_det_preprocess: () => import('./kinds/dwpose-det-preprocess.ts'),
+  dwpose_det_postprocess: () => import('./kinds/dwpose-det-postprocess.ts'),
+  dwpose_pose_preprocess: () => import('./kinds/dwpose-pose-preprocess.ts'),
+  dwpose_pose_postprocess: () => import('./kinds/dwpose-pose-postprocess.ts'),
 };
 
 export function isRegisteredKind(kind: string): boolean {

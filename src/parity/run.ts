@@ -4,6 +4,8 @@ import path from 'node:path';
 import { isCnextError } from '../core/errors.ts';
 import { findCaseDirs, loadCase, readCaseJson } from './case.ts';
 import { fmt } from './compare.ts';
+import type { SessionOptions } from '../onnx/session.ts';
+import { REDUCED_BOUND_TEXT, reducedVerdict, type ReducedVerdict } from './reduced.ts';
 import { KINDS, type KindModule } from './registry.ts';
 import type { OutputCheck, ParityCase } from './types.ts';
 
@@ -20,6 +22,8 @@ export interface CaseResult {
   readonly reason?: string;
   readonly outputs: readonly OutputCheck[];
   readonly seconds: number;
+  /** tf32/fp16 runs only: the separately labelled verdict at the reduced-precision bound (reduced.ts). */
+  readonly reduced?: ReducedVerdict;
 }
 
 export interface RunOptions {
@@ -27,12 +31,16 @@ export interface RunOptions {
   readonly onResult?: (r: CaseResult) => void;
   /** Kind table; tests inject their own. */
   readonly kinds?: Readonly<Record<string, () => Promise<KindModule>>>;
+  /** Device and precision of the networks (default CPU fp32). */
+  readonly session?: SessionOptions;
 }
 
 export interface ParitySummary {
   readonly results: readonly CaseResult[];
   readonly passed: number;
   readonly failed: number;
+  /** tf32/fp16 runs: cases within the reduced-precision bound (a separate count; `passed` stays strict). */
+  readonly reducedPassed?: number;
 }
 
 function errorText(e: unknown, caseName: string): string {
@@ -51,13 +59,16 @@ export async function runCase(dir: string, options: RunOptions = {}): Promise<Ca
   const done = (r: Omit<CaseResult, 'case' | 'dir' | 'kind' | 'seconds'>): CaseResult => ({
     case: name, dir: abs, kind, seconds: (performance.now() - t0) / 1000, ...r,
   });
+  const precision = options.session?.precision;
+  const reduced = (checks: readonly OutputCheck[]) =>
+    precision && precision !== 'fp32' ? { reduced: reducedVerdict(precision, checks) } : {};
   const failed = (reason: string, outputs: readonly OutputCheck[] = []): CaseResult =>
-    done({ pass: false, maxAbs: Number.NaN, meanAbs: Number.NaN, reason, outputs });
+    done({ pass: false, maxAbs: Number.NaN, meanAbs: Number.NaN, reason, outputs, ...reduced(outputs) });
   try {
     kind = readCaseJson(abs).kind;
     const load = Object.hasOwn(kinds, kind) ? kinds[kind] : undefined;
     if (!load) return failed(`unknown kind "${kind}" (registered: ${Object.keys(kinds).sort().join(', ') || 'none'})`);
-    const c: ParityCase = loadCase(abs);
+    const c: ParityCase = loadCase(abs, options.session);
     const mod = await load();
     if (typeof mod.run !== 'function') return failed(`the runner module of kind "${kind}" exports no run()`);
     const checks = await mod.run(c);
@@ -69,10 +80,10 @@ export async function runCase(dir: string, options: RunOptions = {}): Promise<Ca
       meanAbs = Math.max(meanAbs, ch.meanAbs);
     }
     const bad = checks.filter((ch) => !ch.pass);
-    if (!bad.length) return done({ pass: true, maxAbs, meanAbs, outputs: checks });
+    if (!bad.length) return done({ pass: true, maxAbs, meanAbs, outputs: checks, ...reduced(checks) });
     const shown = bad.slice(0, 3).map((ch) => `${ch.name}: ${ch.detail ?? `max_abs=${fmt(ch.maxAbs)} mean_abs=${fmt(ch.meanAbs)}`}`);
     if (bad.length > 3) shown.push(`(+${bad.length - 3} more)`);
-    return done({ pass: false, maxAbs, meanAbs, reason: `${bad.length} of ${checks.length} outputs over tolerance: ${shown.join('; ')}`, outputs: checks });
+    return done({ pass: false, maxAbs, meanAbs, reason: `${bad.length} of ${checks.length} outputs over tolerance: ${shown.join('; ')}`, outputs: checks, ...reduced(checks) });
   } catch (e) {
     return failed(isCnextError(e) && e.code === 'PARITY_MISSING_FILE' ? errorText(e, name) : `error: ${errorText(e, name)}`);
   }
@@ -87,14 +98,20 @@ export async function runParity(dirs: readonly string[], options: RunOptions = {
     options.onResult?.(r);
   }
   const passed = results.filter((r) => r.pass).length;
-  return { results, passed, failed: results.length - passed };
+  const reduced = results.filter((r) => r.reduced);
+  return {
+    results, passed, failed: results.length - passed,
+    ...(reduced.length ? { reducedPassed: reduced.filter((r) => r.reduced!.pass).length } : {}),
+  };
 }
 
 /** `PASS <case> max_abs=<x> mean_abs=<y>` or `FAIL <case> <reason>`. */
 export function formatResult(r: CaseResult): string {
   const stats = `max_abs=${fmt(r.maxAbs)} mean_abs=${fmt(r.meanAbs)}`;
-  if (r.pass) return `PASS ${r.case} ${stats}`;
-  return Number.isNaN(r.maxAbs) ? `FAIL ${r.case} ${r.reason}` : `FAIL ${r.case} ${r.reason} (${stats})`;
+  const line = r.pass ? `PASS ${r.case} ${stats}` : Number.isNaN(r.maxAbs) ? `FAIL ${r.case} ${r.reason}` : `FAIL ${r.case} ${r.reason} (${stats})`;
+  if (!r.reduced) return line;
+  const v = r.reduced;
+  return `${line} [${v.precision} bound ${v.pass ? 'within' : 'outside'}: ${REDUCED_BOUND_TEXT}; worst max_abs/max|ref|=${fmt(v.relMax)} mean_abs/mean|ref|=${fmt(v.relMean)}]`;
 }
 
 const num = (x: number): number | null => (Number.isFinite(x) ? x : null);
@@ -117,9 +134,15 @@ export function resultJson(r: CaseResult): Record<string, unknown> {
       pass: o.pass,
       ...(o.detail !== undefined ? { detail: o.detail } : {}),
     })),
+    ...(r.reduced
+      ? { reduced_precision: { precision: r.reduced.precision, bound: REDUCED_BOUND_TEXT, within: r.reduced.pass, rel_max: num(r.reduced.relMax), rel_mean: num(r.reduced.relMean) } }
+      : {}),
   };
 }
 
 export function formatSummary(s: ParitySummary): string {
-  return `${s.passed} passed, ${s.failed} failed`;
+  const strict = `${s.passed} passed, ${s.failed} failed`;
+  if (s.reducedPassed === undefined) return strict;
+  const p = s.results.find((r) => r.reduced)?.reduced?.precision;
+  return `${strict} (fixture tolerances); ${s.reducedPassed} of ${s.results.length} within the ${p} bound (${REDUCED_BOUND_TEXT})`;
 }

@@ -1,5 +1,6 @@
 // A fixture case folder (format: ../shared/fixtures/README.md §1) and what a kind runner returns.
 import type { Tensor } from '../core/tensor.ts';
+import type { SessionOptions } from '../onnx/session.ts';
 
 export interface Tolerance {
   readonly max_abs: number;
@@ -27,6 +28,8 @@ export interface ParityCase {
   readonly io: ReadonlyMap<string, Tensor>;
   /** Absolute path of the weights file (for a component, when `weights` is a map), resolved from case.json. */
   weightsPath(component?: string): string;
+  /** Where and in which precision the case's networks run (`cnext parity --device/--precision`); {} = CPU fp32. */
+  readonly session?: SessionOptions;
 }
 
 /** One compared output. `pass` is decided by the runner with the fixture's own tolerance semantics. */
@@ -37,6 +40,9 @@ export interface OutputCheck {
   readonly pass: boolean;
   /** Extra facts for the report (e.g. mismatch fraction for images). */
   readonly detail?: string;
+  /** max|ref| and mean|ref| of the reference tensor (for the reduced-precision bound; absent for non-tensor checks). */
+  readonly refMaxAbs?: number;
+  readonly refMeanAbs?: number;
 }
 
 export type KindRunner = (c: ParityCase) => Promise<OutputCheck[]>;

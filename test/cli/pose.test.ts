@@ -47,7 +47,7 @@ describe('cnext pose', () => {
     expect(files).toEqual([path.join(out, 'poses.json'), path.join(out, 'pose.mp4')]);
     const onDisk = JSON.parse(fs.readFileSync(files[0]!, 'utf8')) as PosesJson;
     expect(onDisk).toEqual(json);
-    expect(Object.keys(onDisk)).toEqual(['format', 'version', 'source', 'stride', 'canvas', 'reference', 'alignment', 'frames', 'warnings']);
+    expect(Object.keys(onDisk)).toEqual(['format', 'version', 'extractor', 'source', 'stride', 'canvas', 'reference', 'alignment', 'frames', 'warnings']);
     expect(onDisk.format).toBe('cnext-poses');
     expect(onDisk.version).toBe(1);
     expect(onDisk.source).toEqual({ width: 576, height: 1024, fps: [30, 1], frames: 228 });

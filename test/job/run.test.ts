@@ -47,7 +47,7 @@ describe('runJob', () => {
     expect(job.inputs.ref.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(job.inputs.video.bytes).toBe(fs.statSync(DANCE).size);
     expect(job.seed).toBe(7);
-    expect(job.options).toEqual(SMALL);
+    expect(job.options).toEqual({ ...SMALL, poseModel: 'mediapipe' }); // auto, resolved: no DWPose files in the models folder
     expect(job.stages.denoise?.latentsSha256).toBe(r.latentsSha256);
     expect(job.versions.onnxruntime).toBe('1.30.0');
     const poses = JSON.parse(fs.readFileSync(path.join(r.jobDir, 'poses.json'), 'utf8'));

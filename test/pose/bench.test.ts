@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { benchPose, DEFAULT_BENCH_VIDEO } from '../../pose/bench.ts';
+import { benchDwpose, benchPose, DEFAULT_BENCH_VIDEO } from '../../pose/bench.ts';
+import { writeSynthDwpose } from '../../pose/dwpose/synth.ts';
 
 const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnext-bench-'));
 afterAll(() => fs.rmSync(cacheDir, { recursive: true, force: true }));
@@ -20,5 +21,17 @@ describe('benchPose', () => {
       expect(run.cpuMsPerFrame).toBeGreaterThan(0);
     }
     expect(r.speedup).toBeCloseTo(r.runs[0]!.fps / r.runs[1]!.fps, 1);
+  });
+});
+
+describe('benchDwpose', () => {
+  it('times both DWPose models per frame on the same decoded frames', async () => {
+    const files = writeSynthDwpose(path.join(cacheDir, 'dwpose')); // tiny synthetic models: the harness, not the speed
+    const r = await benchDwpose({ frames: 3, width: 144, height: 256, files });
+    expect(r).toMatchObject({ models: 'installed', width: 144, height: 256, frames: 3, framesWithBody: 3 });
+    expect(r.fps).toBeCloseTo(1000 / r.msPerFrame, 0);
+    expect(r.detMsPerFrame).toBeGreaterThan(0);
+    expect(r.poseMsPerFrame).toBeGreaterThan(0);
+    expect(r.detMsPerFrame + r.poseMsPerFrame).toBeLessThanOrEqual(r.msPerFrame);
   });
 });

@@ -11,7 +11,8 @@ import { type Canvas, createCanvas, cvRound } from '../../pose/raster/canvas.ts'
 import { circleFilled } from '../../pose/raster/circle.ts';
 import { ellipse2Poly, SIN_TABLE } from '../../pose/raster/ellipse.ts';
 import { fillConvexPoly } from '../../pose/raster/fill-convex-poly.ts';
-import { line, line8 } from '../../pose/raster/line.ts';
+import { line } from '../../pose/raster/line.ts';
+import { line8 } from '../../pose/raster/thin-line.ts';
 import { resizeLinearU8 } from '../../pose/raster/resize.ts';
 import { fixturesDir } from '../parity/fixtures-dir.ts';
 

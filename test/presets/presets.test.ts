@@ -103,7 +103,7 @@ describe('user presets file', () => {
     expect(() => listPresets({ env })).toThrow(`preset 'bad': Expected one of cover, pad for "fit" but received 'stretch' of type string`);
     env = file({ presets: { bad: { step: 10 } } });
     expect(() => listPresets({ env })).toThrow(
-      "preset 'bad': unknown setting 'step'; valid settings: size, stride, maxFrames, steps, seed, guidanceMin, guidanceMax, framesPerBatch, overlap, controlStrength, motionBucketId, noiseAugStrength, fpsId, decodeChunk, fit, retarget, device, precision, lowMemory, description, extends",
+      "preset 'bad': unknown setting 'step'; valid settings: size, stride, maxFrames, steps, seed, guidanceMin, guidanceMax, framesPerBatch, overlap, controlStrength, motionBucketId, noiseAugStrength, fpsId, decodeChunk, fit, retarget, poseModel, device, precision, lowMemory, description, extends",
     );
     env = file({ presets: { bad: { extends: 'nope' } } });
     expect(() => listPresets({ env })).toThrow("preset 'bad' extends unknown preset 'nope'; valid presets: dance-portrait, preview, hq, square, landscape");

@@ -6,7 +6,7 @@ import { compareOutputs } from '../compare.ts';
 import type { KindRunner } from '../types.ts';
 
 export const run: KindRunner = async (c) => {
-  const net = await loadImageEncoder(openWeightFile(c.weightsPath()), resolveClipVisionConfig(c.json.config));
+  const net = await loadImageEncoder(openWeightFile(c.weightsPath()), resolveClipVisionConfig(c.json.config), c.session);
   try {
     const { imageEmbeds } = await net.run(asFloat32(c.io.get('in.pixel_values'), 'in.pixel_values'));
     // Only out.* is judged: the tolerance is calibrated on outputs (README §2); dbg.* are for debugging.

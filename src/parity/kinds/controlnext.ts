@@ -7,7 +7,7 @@ import type { KindRunner } from '../types.ts';
 
 export const run: KindRunner = async (c) => {
   const config = resolveControlNeXtConfig(c.json.config as Partial<ControlNeXtConfig>);
-  const net = await loadControlNeXt(openWeightFile(c.weightsPath()), config);
+  const net = await loadControlNeXt(openWeightFile(c.weightsPath()), config, c.session);
   try {
     const sample = asFloat32(c.io.get('in.sample'), 'in.sample');
     const t = asFloat32(c.io.get('in.timestep'), 'in.timestep').data[0];

@@ -65,10 +65,10 @@ function tensor(c: ParityCase, name: string): Tensor {
 export function pipelineComponents(c: ParityCase): PipelineComponents {
   const cfg = { unet: section(c, 'unet'), vae: section(c, 'vae'), clip: section(c, 'image_encoder'), ctrl: section(c, 'controlnext') };
   return {
-    imageEncoder: () => loadImageEncoder(openWeightFile(c.weightsPath('image_encoder')), resolveClipVisionConfig(cfg.clip)),
-    vae: () => loadVae(openWeightFile(c.weightsPath('vae')), resolveVaeConfig(cfg.vae)),
-    unet: () => loadUnet(openWeightFile(c.weightsPath('unet')), resolveUnetConfig(cfg.unet)),
-    controlnext: () => loadControlNeXt(openWeightFile(c.weightsPath('controlnext')), resolveControlNeXtConfig(cfg.ctrl as Partial<ControlNeXtConfig>)),
+    imageEncoder: () => loadImageEncoder(openWeightFile(c.weightsPath('image_encoder')), resolveClipVisionConfig(cfg.clip), c.session),
+    vae: () => loadVae(openWeightFile(c.weightsPath('vae')), resolveVaeConfig(cfg.vae), c.session),
+    unet: () => loadUnet(openWeightFile(c.weightsPath('unet')), resolveUnetConfig(cfg.unet), c.session),
+    controlnext: () => loadControlNeXt(openWeightFile(c.weightsPath('controlnext')), resolveControlNeXtConfig(cfg.ctrl as Partial<ControlNeXtConfig>), c.session),
     schedulerConfig: section(c, 'scheduler'),
     clipNormalization: parseClipNormalization(section(c, 'feature_extractor')),
   };

@@ -14,7 +14,7 @@ export const run: KindRunner = async (c) => {
   const control: ControlInput | undefined = withControl
     ? { output: asFloat32(c.io.get('in.control_output'), 'in.control_output'), scale: asFloat32(c.io.get('in.control_scale'), 'in.control_scale') }
     : undefined;
-  const net = await loadUnet(openWeightFile(c.weightsPath()), config, { preload: control ? 'control' : 'plain' });
+  const net = await loadUnet(openWeightFile(c.weightsPath()), config, { ...c.session, preload: control ? 'control' : 'plain' });
   try {
     const sample = await net.run(
       asFloat32(c.io.get('in.sample'), 'in.sample'),

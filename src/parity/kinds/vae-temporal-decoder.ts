@@ -6,7 +6,7 @@ import { compareOutputs } from '../compare.ts';
 import type { KindRunner } from '../types.ts';
 
 export const run: KindRunner = async (c) => {
-  const vae = await loadVae(openWeightFile(c.weightsPath()), resolveVaeConfig(c.json.config));
+  const vae = await loadVae(openWeightFile(c.weightsPath()), resolveVaeConfig(c.json.config), c.session);
   try {
     const produced = new Map<string, Float32Tensor>();
     if (c.io.has('in.image')) produced.set('out.latent_mode', await vae.encode(asFloat32(c.io.get('in.image'), 'in.image')));
