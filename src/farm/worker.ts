@@ -243,7 +243,10 @@ const canonical = (o: JobOptions): JobOptions => Object.fromEntries(Object.keys(
 const pathExists = (p: string) => fs.existsSync(p);
 const statOf = (p: string) => fs.statSync(p);
 
-/** JobEvents → job.updateProgress, at most twice a second (stage changes at once); Redis errors are ignored. */
+/**
+ * JobEvents → job.updateProgress, at most twice a second; a stage's start and its last progress are always sent.
+ * Redis errors are ignored (progress is best effort; the job's result is not).
+ */
 function progressReporter(job: Job, worker: string) {
   let last = 0;
   let latest: FarmProgress | undefined;
@@ -262,6 +265,8 @@ function progressReporter(job: Job, worker: string) {
         if (e.stage === 'denoise') denoiseStart = performance.now();
         latest = { worker, stage: e.stage, done: 0, total: e.total ?? 0 };
         send();
+      } else if (e.type === 'stage-end') {
+        send(); // a stage's last progress is always reported, however short the stage was
       } else if (e.type === 'progress') {
         const elapsed = (performance.now() - denoiseStart) / 1000;
         const eta = e.stage === 'denoise' && e.done > 0 ? (elapsed / e.done) * (e.total - e.done) : undefined;

@@ -140,15 +140,29 @@ afterAll(async () => {
 describe('cnext worker + cnext batch --queue (real Redis, tiny model)', () => {
   it('two workers, four clips: the outputs of a local batch; enqueueing again adds nothing', async () => {
     const [w1, w2] = [await startWorker('w1'), await startWorker('w2')];
+    try {
+      await twoWorkersFourClips();
+    } finally {
+      await Promise.all([stopWorker(w1), stopWorker(w2)]);
+    }
+    for (const w of [w1, w2]) expect(w.log()).not.toContain(PASSWORD);
+  }, 300_000);
+
+  async function twoWorkersFourClips() {
     const out = path.join(root, 'data', 'farm');
     const r = await farmBatch(path.join(root, 'data', 'clips'), out);
     expect(r.report!.summary).toMatchObject({ done: 4, failed: 0 });
     expect(r.events[0]).toMatchObject({ type: 'farm-start', items: 4, jobs: 4, added: 4 });
-    // progress came through the queue: stage, step and window, from a named worker
-    const progress = r.events.filter((e) => e.type === 'farm-item' && e.state === 'active' && e.progress?.step !== undefined);
-    expect(progress.length).toBeGreaterThan(0);
-    expect(progress[0]).toMatchObject({ progress: { stage: 'denoise', steps: 2, windows: 1 }, worker: expect.stringMatching(/^w[12]$/) });
     expectSameAsLocal(out, CLIPS);
+    // progress went through the queue (its event stream keeps every update): stage, step, window, worker
+    const events = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const stream = await events.xrange(`bull:${QUEUE_NAME}:events`, '-', '+');
+    events.disconnect();
+    const progress = stream
+      .map(([, f]) => Object.fromEntries(Array.from({ length: f.length / 2 }, (_, i) => [f[2 * i], f[2 * i + 1]])) as Record<string, string>)
+      .filter((e) => e.event === 'progress')
+      .map((e) => JSON.parse(e.data!) as Record<string, unknown>);
+    expect(progress).toContainEqual(expect.objectContaining({ stage: 'denoise', step: 2, steps: 2, window: 1, windows: 1, worker: expect.stringMatching(/^w[12]$/) }));
     expect(JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')).summary).toMatchObject({ done: 4 });
 
     const again = await farmBatch(path.join(root, 'data', 'clips'), out);
@@ -165,9 +179,7 @@ describe('cnext worker + cnext batch --queue (real Redis, tiny model)', () => {
       await counts.close();
       conn.disconnect();
     }
-    await Promise.all([stopWorker(w1), stopWorker(w2)]);
-    for (const w of [w1, w2]) expect(w.log()).not.toContain(PASSWORD);
-  }, 300_000);
+  }
 
   it('a worker killed with -9 mid-job: its job returns and another worker resumes it from the checkpoint', async () => {
     const dir = clipDir('kill', ['c0.mp4']);
@@ -199,6 +211,15 @@ describe('cnext worker + cnext batch --queue (real Redis, tiny model)', () => {
       const a = await queue.add('garbage', { hello: 'world' }, { attempts: 3 });
       const b = await queue.add('escape', { ...good, output: '/tmp/cnext-farm-escape.mp4' }, { attempts: 3 });
       const c = await queue.add('escape2', { ...good, video: '/etc/passwd' }, { attempts: 3 });
+      // planned with other model files: refused (and retried elsewhere, up to its tries), never rendered
+      const models = good.models as Array<{ name: string; bytes: number }>;
+      const other = { ...good, output: path.join(root, 'data', 'other-models.mp4'), models: [{ ...models[0]!, bytes: models[0]!.bytes + 1 }, ...models.slice(1)] };
+      const m = await queue.add('other-models', other, { attempts: 1 });
+      await waitFor(async () => (await m.getState()) === 'failed', 60_000, 'the job with other models to be refused');
+      expect((await queue.getJob(m.id!))!.failedReason).toBe(
+        `Refused job: this worker's model files differ from the job's (${models[0]!.name} is ${models[0]!.bytes} bytes here, ${models[0]!.bytes + 1} in the job)`,
+      );
+      expect(fs.existsSync(other.output)).toBe(false);
       for (const job of [a, b, c]) await waitFor(async () => (await job.getState()) === 'failed', 60_000, `job ${job.name} to fail`);
       const reasons = await Promise.all([a, b, c].map(async (j) => (await queue.getJob(j.id!))!));
       expect(reasons.map((j) => j.failedReason)).toEqual([
