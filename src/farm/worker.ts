@@ -142,9 +142,9 @@ export async function startWorker(c: WorkerConfig): Promise<RunningWorker> {
   };
   c.log(`worker ${name}: models ${root} (${identity.length} files), ${c.device}${c.lowMemory ? ', low memory' : ''}; jobs may use ${roots.join(', ')}`);
 
-  const process1 = (job: Job) => processJob(job, { c, name, roots, identity, nets, hashLocal });
+  const processor = (job: Job) => processJob(job, { c, name, roots, identity, nets, hashLocal });
   const redis = connect(c.queue, c.log);
-  const worker = new Worker(QUEUE_NAME, process1, {
+  const worker = new Worker(QUEUE_NAME, processor, {
     connection: redis,
     name,
     concurrency: c.concurrency ?? 1,
@@ -157,9 +157,9 @@ export async function startWorker(c: WorkerConfig): Promise<RunningWorker> {
   worker.on('error', (e) => {
     if (!/ECONNREFUSED|Connection is closed|ECONNRESET|LOADING/.test(e.message)) c.log(`worker: ${redactText(e.message, c.queue)}`);
   });
-  worker.on('failed', (job, e) => job && c.log(`job ${job.id} (${nameOf(job)}) failed: ${redactText(e.message, c.queue)}`));
-  worker.on('completed', (job) => c.log(`job ${job.id} (${nameOf(job)}) done`));
-  worker.on('stalled', (id) => c.log(`job ${id} stalled (its worker stopped renewing the lock); back in the queue`));
+  worker.on('failed', (job, e) => job && c.log(`job ${printable(job.id)} (${nameOf(job)}) failed: ${redactText(e.message, c.queue)}`));
+  worker.on('completed', (job) => c.log(`job ${printable(job.id)} (${nameOf(job)}) done`));
+  worker.on('stalled', (id) => c.log(`job ${printable(id)} stalled (its worker stopped renewing the lock); back in the queue`));
   return {
     name, worker, nets,
     async close(force = false) {
@@ -174,9 +174,11 @@ async function warm(k: KeptComponents): Promise<void> {
   for (const net of [k.imageEncoder, k.vae, k.unet, k.controlnext]) await net();
 }
 
+/** Text from a message, safe for a log line (no control characters, bounded). */
+const printable = (v: unknown) => String(v).slice(0, 200).replace(/[\u0000-\u001f\u007f]/g, '?');
 const nameOf = (job: Job) => {
   const n = (job.data as { name?: unknown } | undefined)?.name;
-  return typeof n === 'string' ? n.slice(0, 200) : '?';
+  return typeof n === 'string' ? printable(n) : '?';
 };
 
 interface JobContext {
@@ -206,8 +208,7 @@ async function processJob(job: Job, x: JobContext): Promise<FarmResult> {
       throw new CnextError('OUTPUT_EXISTS', `Rejected job: ${files.output} exists and was not written by cnext for this item; it is left alone`);
     }
   } catch (e) {
-    c.log(`job ${job.id}: ${isCnextError(e) ? e.message : String(e)}`);
-    reject(e);
+    reject(e); // logged by the 'failed' handler
   }
   const diffs = await compareIdentity(j.models, x.identity, x.hashLocal);
   if (diffs.length) {
@@ -224,7 +225,7 @@ async function processJob(job: Job, x: JobContext): Promise<FarmResult> {
     if (e.type === 'log' && e.message.startsWith('Resuming from')) resumedAfterStep = Number(/steps 1–(\d+)/.exec(e.message)?.[1] ?? 0) - 1;
     if (e.type === 'artifact' && e.kind === 'checkpoint' && ++checkpoints === FREEZE_AT) process.kill(process.pid, 'SIGSTOP');
   };
-  c.log(`job ${job.id} (${j.name}) on ${x.name}: ${files.output}`);
+  c.log(`job ${printable(job.id)} (${printable(j.name)}) on ${x.name}: ${printable(files.output)}`);
   const r = await runJob(
     { ref: files.ref, video: files.video, out: files.output, options: canonical({ ...j.options, device: c.device, lowMemory: c.lowMemory }), preset: j.preset },
     { components: await x.nets.for(j.options.precision), emit },
