@@ -25,9 +25,14 @@ export interface ManifestRecord {
 export interface Manifest {
   readonly version: 1;
   readonly files: Record<string, ManifestRecord>;
+  /**
+   * Set by `cnext models synth` (models/synth.ts): the folder holds synthetic weights, not the hub's files. Its
+   * records (sizes, sha256 computed when written) are then the file list and the reference, not the registry.
+   */
+  readonly synthetic?: { readonly preset: string; readonly seed: number; readonly dtype: string };
 }
 
-export function readManifest(root: string, entry: Pick<ModelEntry, 'name'>): Manifest {
+export function readManifest(root: string, entry: Pick<ModelEntry, 'name' | 'location'>): Manifest {
   const p = manifestPath(root, entry);
   let text: string;
   try {
@@ -38,7 +43,7 @@ export function readManifest(root: string, entry: Pick<ModelEntry, 'name'>): Man
   try {
     const json = JSON.parse(text) as Partial<Manifest>;
     if (json.version !== 1 || typeof json.files !== 'object' || json.files === null) throw new Error('unexpected shape');
-    return { version: 1, files: json.files };
+    return { version: 1, files: json.files, ...(json.synthetic ? { synthetic: json.synthetic } : {}) };
   } catch (e) {
     throw new CnextError('MODEL_MANIFEST_INVALID', `${p} is not a valid manifest (${(e as Error).message})`, {
       category: 'system',
@@ -47,9 +52,9 @@ export function readManifest(root: string, entry: Pick<ModelEntry, 'name'>): Man
   }
 }
 
-export function recordDownload(root: string, entry: Pick<ModelEntry, 'name'>, file: string, rec: ManifestRecord): void {
+export function recordDownload(root: string, entry: Pick<ModelEntry, 'name' | 'location'>, file: string, rec: ManifestRecord): void {
   const m = readManifest(root, entry);
-  const next: Manifest = { version: 1, files: { ...m.files, [file]: rec } };
+  const next: Manifest = { ...m, files: { ...m.files, [file]: rec } };
   writeJsonAtomic(manifestPath(root, entry), next);
 }
 
@@ -77,6 +82,14 @@ export interface ModelStatus {
   readonly bytesOnDisk: number;
   /** Sum of the known sizes of the required files; undefined when any is unknown. */
   readonly bytesExpected?: number;
+  /** A synthetic model folder (random weights in the real layout): what made it. */
+  readonly synthetic?: Manifest['synthetic'];
+}
+
+/** The files a model folder should hold: the registry's, or a synthetic folder's own manifest. */
+export function expectedFiles(entry: ModelEntry, manifest: Manifest): readonly ModelFile[] {
+  if (!manifest.synthetic) return entry.files;
+  return Object.entries(manifest.files).map(([p, rec]) => ({ path: p, bytes: rec.bytes, ...(rec.sha256 ? { sha256: rec.sha256 } : {}) }));
 }
 
 export function fileStatus(root: string, entry: ModelEntry, file: ModelFile, manifest = readManifest(root, entry)): FileStatus {
@@ -94,7 +107,7 @@ export function fileStatus(root: string, entry: ModelEntry, file: ModelFile, man
 
 export function modelStatus(root: string, entry: ModelEntry): ModelStatus {
   const manifest = readManifest(root, entry);
-  const files = entry.files.map((f) => fileStatus(root, entry, f, manifest));
+  const files = expectedFiles(entry, manifest).map((f) => fileStatus(root, entry, f, manifest));
   const required = files.filter((f) => !f.file.optional);
   const state: FileState = required.every((f) => f.state === 'installed')
     ? 'installed'
@@ -109,6 +122,7 @@ export function modelStatus(root: string, entry: ModelEntry): ModelStatus {
     files,
     bytesOnDisk: files.reduce((a, f) => a + f.bytes, 0),
     bytesExpected: known.every((b) => b !== undefined) ? known.reduce((a, b) => a + (b ?? 0), 0) : undefined,
+    ...(manifest.synthetic ? { synthetic: manifest.synthetic } : {}),
   };
 }
 
@@ -135,7 +149,7 @@ export interface VerifyOptions {
 export async function verifyModel(root: string, entry: ModelEntry, o: VerifyOptions = {}): Promise<FileVerdict[]> {
   const manifest = readManifest(root, entry);
   const out: FileVerdict[] = [];
-  for (const file of entry.files) {
+  for (const file of expectedFiles(entry, manifest)) {
     if (o.signal?.aborted) throw new CancelledError();
     const v = await verifyFile(root, entry, file, manifest, o);
     o.onFile?.(v);
@@ -163,11 +177,12 @@ async function verifyFile(root: string, entry: ModelEntry, file: ModelFile, mani
     checks.push(`size ${size} (no reference)`);
   }
   if (o.hash ?? true) {
-    const expected = file.sha256 ?? rec?.sha256;
+    const expected = file.sha256 ?? (rec?.sha256 || undefined);
     if (expected !== undefined) {
       const got = await sha256File(p, o.signal);
       if (got !== expected.toLowerCase()) return fail(`sha256 ${got}, expected ${expected}`);
-      checks.push(`sha256 (${file.sha256 ? 'registry' : rec?.sha256Source === 'computed' ? 'recorded at download' : rec?.sha256Source})`);
+      const source = manifest.synthetic ? 'recorded when synthesized' : file.sha256 ? 'registry' : rec?.sha256Source === 'computed' ? 'recorded at download' : rec?.sha256Source;
+      checks.push(`sha256 (${source})`);
     } else {
       checks.push('sha256 not known');
     }

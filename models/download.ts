@@ -10,6 +10,7 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { CancelledError, CnextError } from '../src/core/errors.ts';
+import { acquirePidLock } from '../src/core/pid-lock.ts';
 import { noEmit, type EmitFn } from '../src/core/events.ts';
 import { readManifest, recordDownload } from './cache.ts';
 import { PARTIAL_SUFFIX, filePath, partialPath } from './layout.ts';
@@ -75,37 +76,16 @@ export async function downloadFile(o: DownloadOptions): Promise<DownloadResult> 
 }
 
 /**
- * One writer per partial file: `file.partial.lock` holds the writer's pid. A lock whose process is gone (crash,
- * kill -9) is taken over.
+ * One writer per partial file: `file.partial.lock` holds the writer's pid (src/core/pid-lock.ts). A lock whose
+ * process is gone (crash, kill -9) is taken over.
  */
 function lockPartial(part: string): () => void {
   const lock = `${part}.lock`;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      fs.writeFileSync(lock, `${process.pid}\n`, { flag: 'wx' });
-      return () => fs.rmSync(lock, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
-    }
-    const pid = Number.parseInt(fs.readFileSync(lock, 'utf8'), 10);
-    if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) {
-      throw new CnextError(
-        'DOWNLOAD_LOCKED',
-        `${path.basename(part, PARTIAL_SUFFIX)} is being downloaded by another process (pid ${pid}).`,
-        { category: 'user', solutions: [`Wait for it to finish, or stop it; if no such download runs, delete ${lock}.`] },
-      );
-    }
-    fs.rmSync(lock, { force: true });
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return acquirePidLock(lock, (pid) =>
+    new CnextError('DOWNLOAD_LOCKED', `${path.basename(part, PARTIAL_SUFFIX)} is being downloaded by another process (pid ${pid}).`, {
+      category: 'user', solutions: [`Wait for it to finish, or stop it; if no such download runs, delete ${lock}.`],
+    }),
+  );
 }
 
 /** Free bytes for an unprivileged writer on the filesystem holding `dir`; undefined when unknown. */

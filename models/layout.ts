@@ -31,12 +31,22 @@ export function modelsRoot(opts: RootOptions = {}): string {
   return path.join(opts.home ?? os.homedir(), '.cache', 'controlnext-motion', 'models');
 }
 
-export function modelDir(root: string, entry: Pick<ModelEntry, 'name'>): string {
+/**
+ * `<root>/<name>`; the MediaPipe bundles live in `$CNEXT_CACHE/mediapipe` (default
+ * `~/.cache/controlnext-motion/mediapipe`), where the pose stage builds them (pose/mediapipe/bundles.ts bundleCacheDir).
+ */
+export function modelDir(root: string, entry: Pick<ModelEntry, 'name' | 'location'>, env: NodeJS.ProcessEnv = process.env): string {
+  if (entry.location === 'mediapipe-cache') return mediapipeCacheDir(env);
   return path.join(root, entry.name);
 }
 
+/** Same rule as pose/mediapipe/bundles.ts bundleCacheDir (a test keeps them equal). */
+export function mediapipeCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(env.CNEXT_CACHE || path.join(os.homedir(), '.cache', 'controlnext-motion'), 'mediapipe');
+}
+
 /** Absolute path of a registry file; refuses paths that would leave the model folder. */
-export function filePath(root: string, entry: Pick<ModelEntry, 'name'>, file: Pick<ModelFile, 'path'>): string {
+export function filePath(root: string, entry: Pick<ModelEntry, 'name' | 'location'>, file: Pick<ModelFile, 'path'>): string {
   const dir = modelDir(root, entry);
   const p = path.resolve(dir, file.path);
   if (path.isAbsolute(file.path) || !p.startsWith(dir + path.sep)) {
@@ -51,6 +61,6 @@ export function partialPath(finalPath: string): string {
   return finalPath + PARTIAL_SUFFIX;
 }
 
-export function manifestPath(root: string, entry: Pick<ModelEntry, 'name'>): string {
+export function manifestPath(root: string, entry: Pick<ModelEntry, 'name' | 'location'>): string {
   return path.join(modelDir(root, entry), MANIFEST_NAME);
 }

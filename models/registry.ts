@@ -57,6 +57,8 @@ export interface ModelEntry {
   readonly files: readonly ModelFile[];
   /** Set on alternative sources of the same weights: the entry this one can replace. */
   readonly alternativeTo?: string;
+  /** Where the files live when not in `<models root>/<name>` (models/layout.ts modelDir). */
+  readonly location?: 'mediapipe-cache';
   /** Facts that could not be checked, stated plainly. */
   readonly unknown?: readonly string[];
   readonly notes?: readonly string[];
@@ -159,10 +161,15 @@ export const REGISTRY: readonly ModelEntry[] = [
       url: 'https://github.com/google-ai-edge/mediapipe/blob/master/LICENSE',
       note: 'Modified derivatives of the .tflite files in @mediapipe/holistic (a metadata block is added; face: one GATHER op).',
     },
+    // Built on first use into $CNEXT_CACHE/mediapipe (pose/mediapipe/bundles.ts), deterministically: the sha256 are
+    // BUNDLE_SHA256's (test/models/registry.test.ts keeps them equal). lite and heavy are built for `--model`.
+    location: 'mediapipe-cache',
     files: [
-      { path: 'pose_landmarker_full.task' },
-      { path: 'hand_landmarker.task' },
-      { path: 'face_landmarker.task' },
+      { path: 'pose_landmarker_full.task', sha256: '2e061da59ccbd283d8f74b9d9ae1e2e8b1e79672c82b86567cea13356ad9d771' },
+      { path: 'hand_landmarker.task', sha256: 'e0d02f3c35528f79367b3703e958d83ced2b46cb42d11e1f21b02436d3f0ebfe' },
+      { path: 'face_landmarker.task', sha256: '9763b980ddd47af02cd6867d70a47bbfe28a3990423671a7ad3d2187e31bed96', optional: true },
+      { path: 'pose_landmarker_lite.task', sha256: 'c6ac995c9706d43da7f7f20c057f25df1122bedfbb3a248647b797860a0b4a81', optional: true },
+      { path: 'pose_landmarker_heavy.task', sha256: '988cc39b9ea06423d796342ff9e50d57629ef27849794826809df7deed917f0f', optional: true },
     ],
     notes: ['Built locally from the npm package, never downloaded; the builder owns the exact file set.'],
   },

@@ -4,8 +4,11 @@
 //   svd-xt-1-1/{model_index.json, scheduler/, feature_extractor/, image_encoder/, unet/config.json, vae/}
 //     (+ unet/diffusion_pytorch_model.fp16.safetensors with `baseUnet`)
 //   controlnext-svd-v2/{unet.bin, controlnet.bin}   (PyTorch zips, like the released files)
+//   */.cnext-manifest.json: marked synthetic, listing every file with its size and sha256
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeJsonAtomic } from '../src/core/atomic-file.ts';
 import type { EmitFn } from '../src/core/events.ts';
 import { buildClipVision, resolveClipVisionConfig } from '../src/nets/clip-vision.ts';
 import { buildControlNeXt, resolveControlNeXtConfig } from '../src/nets/controlnext-svd.ts';
@@ -13,7 +16,10 @@ import { buildVaeDecoder, buildVaeEncoder, resolveVaeConfig } from '../src/nets/
 import { buildUnet, resolveUnetConfig } from '../src/nets/unet-spatio-temporal.ts';
 import { SpecRecorder, type SpecEntry } from '../src/weights/spec-recorder.ts';
 import { writeSyntheticSafetensors, writeSyntheticTorchZip, type StateDictSpec } from '../src/weights/synthetic.ts';
+import type { Manifest, ManifestRecord } from './cache.ts';
 import { SYNTH_PRESETS, type SynthPreset } from './configs.ts';
+import { manifestPath, modelDir } from './layout.ts';
+import { REGISTRY } from './registry.ts';
 
 export interface SynthOptions {
   readonly preset: SynthPreset;
@@ -122,5 +128,29 @@ export function synthesizeModels(root: string, o: SynthOptions): SynthResult {
     files.push(file);
   });
   o.emit?.({ type: 'progress', stage: 'download', done: weightFiles.length, total: weightFiles.length, unit: 'files' });
+  writeSyntheticManifests(root, files, { preset: o.preset, seed, dtype });
   return { svdDir, controlnextDir, files, bytes };
+}
+
+/**
+ * Each model folder gets a manifest that says it is synthetic and lists its files with their sizes (and sha256,
+ * up to 512 MB a file), so `cnext models list/verify` and the preflight check them against what was written here,
+ * not against the hub's files (models/cache.ts expectedFiles).
+ */
+function writeSyntheticManifests(root: string, files: readonly string[], synthetic: NonNullable<Manifest['synthetic']>): void {
+  for (const entry of REGISTRY) {
+    const dir = modelDir(root, entry);
+    const mine = files.filter((f) => f.startsWith(dir + path.sep));
+    if (!mine.length) continue;
+    const records: Record<string, ManifestRecord> = {};
+    for (const f of mine) {
+      const bytes = fs.statSync(f).size;
+      const data = bytes <= 512e6 ? fs.readFileSync(f) : undefined;
+      records[path.relative(dir, f).split(path.sep).join('/')] = {
+        bytes, sha256: data ? createHash('sha256').update(data).digest('hex') : '', sha256Source: 'computed',
+        url: `synthetic:${synthetic.preset}`, downloadedAt: new Date().toISOString(),
+      };
+    }
+    writeJsonAtomic(manifestPath(root, entry), { version: 1, synthetic, files: records } satisfies Manifest);
+  }
 }

@@ -1,11 +1,14 @@
-// The ffmpeg and ffprobe binaries (from @ffmpeg-installer/ffmpeg and @ffprobe-installer/ffprobe) and the
-// fluent-ffmpeg setup. The only file that knows where the binaries are; video/ is the only folder that imports
-// fluent-ffmpeg. Everyone else uses probe.ts / decode.ts / encode.ts.
+// The ffmpeg and ffprobe binaries and the fluent-ffmpeg setup. The only file that knows where the binaries are;
+// video/ is the only folder that imports fluent-ffmpeg. Everyone else uses probe.ts / decode.ts / encode.ts.
+// Which binary, per name, first match wins (resolveFfmpeg() says which, for `cnext doctor` and job metadata):
+//   1. CNEXT_FFMPEG / CNEXT_FFPROBE: the file named (any version: the user chose it)
+//   2. the system's, on PATH, when its version is 5 or newer (maintained, patched decoders for untrusted videos)
+//   3. the bundled one (@ffmpeg-installer/ffmpeg 1.1.0, @ffprobe-installer/ffprobe: static builds from 2018)
 import { execFile, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, chmodSync, constants, copyFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, isAbsolute, join } from 'node:path';
 import ffmpeg from 'fluent-ffmpeg';
 import { CnextError } from '../src/core/errors.ts';
 
@@ -16,13 +19,23 @@ const PACKAGES: Record<BinaryName, string> = {
   ffmpeg: '@ffmpeg-installer/ffmpeg',
   ffprobe: '@ffprobe-installer/ffprobe',
 };
-/** Environment variables that override the bundled binaries (e.g. a system ffmpeg). */
+/** Environment variables that name the binary to use. */
 export const ENV_OVERRIDE: Record<BinaryName, string> = {
-  ffmpeg: 'CNEXT_FFMPEG_PATH',
-  ffprobe: 'CNEXT_FFPROBE_PATH',
+  ffmpeg: 'CNEXT_FFMPEG',
+  ffprobe: 'CNEXT_FFPROBE',
 };
 
-const resolved = new Map<BinaryName, string>();
+/** The oldest system ffmpeg/ffprobe major version preferred over the bundled one. */
+export const MIN_SYSTEM_MAJOR = 5;
+
+export interface ResolvedBinary {
+  readonly path: string;
+  /** From `-version`: `5.1.9-0+deb12u1`, `N-109421-g…` (a git build). */
+  readonly version: string;
+  readonly source: 'env' | 'system' | 'bundled';
+}
+
+const resolved = new Map<BinaryName, ResolvedBinary>();
 
 function solutionsFor(name: BinaryName): string[] {
   return [
@@ -83,14 +96,32 @@ export function ensureExecutable(name: BinaryName, file: string, cacheDir = bina
   }
 }
 
-/** Runs `file -version` once; throws FFMPEG_UNAVAILABLE when it does not start or fails. */
-export function verifyBinary(name: BinaryName, file: string): void {
+/** Runs `file -version` once and returns the version; throws FFMPEG_UNAVAILABLE when it does not start or fails. */
+export function verifyBinary(name: BinaryName, file: string): string {
   const r = spawnSync(file, ['-version'], { encoding: 'utf8', timeout: 20_000, windowsHide: true });
   if (r.error) throw unavailable(name, `${file}: ${r.error.message}`, r.error);
   if (r.status !== 0 || !/version/i.test(r.stdout)) {
     const tail = `${r.stderr ?? ''}`.trim().split('\n').slice(-3).join(' | ');
     throw unavailable(name, `${file} -version exited with ${r.status ?? r.signal}${tail ? `: ${tail}` : ''}`);
   }
+  return /version (\S+)/i.exec(r.stdout)?.[1] ?? 'unknown';
+}
+
+/** Whether a `-version` string is MIN_SYSTEM_MAJOR or newer; git builds (`N-…`, `git-…`) count as new. */
+export function isRecentVersion(version: string): boolean {
+  const m = /^n?(\d+)\./i.exec(version);
+  if (m) return Number(m[1]) >= MIN_SYSTEM_MAJOR;
+  return /^(N-|git)/.test(version);
+}
+
+/** `name` on the PATH of `env`, or undefined. */
+export function onPath(name: BinaryName, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (!dir || !isAbsolute(dir)) continue;
+    const file = join(dir, process.platform === 'win32' ? `${name}.exe` : name);
+    if (isExecutable(file)) return file;
+  }
+  return undefined;
 }
 
 function packagedPath(name: BinaryName): string {
@@ -104,16 +135,46 @@ function packagedPath(name: BinaryName): string {
   }
 }
 
+/** Finds the binary to use (see the top of this file) in `env`, verified; no caching. */
+export function resolveBinary(name: BinaryName, env: NodeJS.ProcessEnv = process.env): ResolvedBinary {
+  const override = env[ENV_OVERRIDE[name]];
+  if (override) {
+    if (!isExecutable(override)) throw unavailable(name, `${ENV_OVERRIDE[name]}=${override} is not an executable file`);
+    return { path: override, version: verifyBinary(name, override), source: 'env' };
+  }
+  const system = onPath(name, env);
+  if (system) {
+    try {
+      const version = verifyBinary(name, system);
+      if (isRecentVersion(version)) return { path: system, version, source: 'system' };
+    } catch {
+      // a broken system binary: the bundled one
+    }
+  }
+  const file = ensureExecutable(name, packagedPath(name));
+  return { path: file, version: verifyBinary(name, file), source: 'bundled' };
+}
+
+/** The ffmpeg and ffprobe this process uses (resolved once): for `cnext doctor`, logs and job metadata. */
+export function resolveFfmpeg(): { readonly ffmpeg: ResolvedBinary; readonly ffprobe: ResolvedBinary } {
+  return { ffmpeg: resolvedBinary('ffmpeg'), ffprobe: resolvedBinary('ffprobe') };
+}
+
+/** `5.1.9-0+deb12u1 (system, /usr/bin/ffmpeg)`; without the path for metadata: `5.1.9-0+deb12u1 (system)`. */
+export const describeBinary = (b: ResolvedBinary, withPath = true): string => `${b.version} (${b.source}${withPath ? `, ${b.path}` : ''})`;
+
+function resolvedBinary(name: BinaryName): ResolvedBinary {
+  let r = resolved.get(name);
+  if (!r) {
+    r = resolveBinary(name);
+    resolved.set(name, r);
+  }
+  return r;
+}
+
 /** Absolute path of a runnable ffmpeg / ffprobe; resolved, made executable and verified once per process. */
 export function binaryPath(name: BinaryName): string {
-  const cached = resolved.get(name);
-  if (cached) return cached;
-  const override = process.env[ENV_OVERRIDE[name]];
-  const file = override ? override : ensureExecutable(name, packagedPath(name));
-  if (override && !isExecutable(override)) throw unavailable(name, `${ENV_OVERRIDE[name]}=${override} is not an executable file`);
-  verifyBinary(name, file);
-  resolved.set(name, file);
-  return file;
+  return resolvedBinary(name).path;
 }
 
 /** A fluent-ffmpeg command bound to our binaries. */

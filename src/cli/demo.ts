@@ -17,7 +17,7 @@ import { runWithReporter, type RunCliDeps } from './run.ts';
 export const SAMPLES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'samples');
 
 /** Synthetic model of the demo: bump `version` when what synthesizeModels writes changes. */
-const DEMO_MODEL = { format: 'cnext-demo-models', version: 1, preset: 'tiny', seed: 0, dtype: 'fp16' } as const;
+const DEMO_MODEL = { format: 'cnext-demo-models', version: 2, preset: 'tiny', seed: 0, dtype: 'fp16' } as const;
 const MARKER = '.cnext-demo.json';
 
 /** 192×320 (multiples of 64, close to the sample's 9:16), every 3rd frame, 14 frames, 4 steps. */

@@ -76,6 +76,12 @@ export function reportError(e: unknown): number {
     process.stderr.write(`cnext: ${e.describe()}\n`);
     return EXIT_CODE[e.category];
   }
+  // A file-system error nothing turned into a CnextError (disk, permissions): still one line, a system problem.
+  const sys = e as NodeJS.ErrnoException;
+  if (e instanceof Error && typeof sys.code === 'string' && typeof sys.syscall === 'string') {
+    process.stderr.write(`cnext: ${sys.message}\n`);
+    return EXIT_CODE.system;
+  }
   // A bug, not a user's mistake: one line still; the stack trace on request.
   const err = e instanceof Error ? e : new Error(String(e));
   const stack = process.env.CNEXT_DEBUG ? `\n${err.stack ?? ''}` : ' (CNEXT_DEBUG=1 prints the stack trace; please report it)';

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { CnextError } from '../core/errors.ts';
 import { invalidParameterError } from '../core/is.ts';
+import { assertWritable } from '../core/writable.ts';
 import { SYNTH_PRESETS, type SynthPreset } from '../../models/configs.ts';
 import { diskFree } from '../../models/download.ts';
 import { networkSpecs, synthesizeModels, type SynthResult } from '../../models/synth.ts';
@@ -54,7 +55,7 @@ export function synthBytes(preset: SynthPreset, dtype: 'fp16' | 'fp32', baseUnet
 
 export function runSynth(o: SynthFlags): SynthResult {
   const root = path.resolve(o.out);
-  fs.mkdirSync(root, { recursive: true });
+  assertWritable(root, '--out');
   const need = synthBytes(o.preset, o.dtype, o.baseUnet);
   const free = diskFree(root);
   if (free !== undefined && free < need) {

@@ -166,7 +166,8 @@ function formatList(root: string, statuses: readonly ModelStatus[]): string {
         : `built locally from ${e.source.from}`;
     const size = s.bytesExpected !== undefined ? `${formatBytes(s.bytesOnDisk)} of ${formatBytes(s.bytesExpected)}` : `${formatBytes(s.bytesOnDisk)} on disk`;
     lines.push('');
-    const state = e.source.kind === 'local-build' && s.state === 'missing' ? 'not built' : s.state;
+    const built = e.source.kind === 'local-build' && s.state === 'missing' ? 'not built (built on first use)' : s.state;
+    const state = s.synthetic ? `${built} (synthetic: random weights, preset ${s.synthetic.preset}, seed ${s.synthetic.seed})` : built;
     lines.push(`${e.name}  ${state}  ${size}${e.alternativeTo ? `  (alternative to ${e.alternativeTo})` : ''}`);
     lines.push(`  ${e.title}`);
     lines.push(`  source: ${src}`);
@@ -190,6 +191,7 @@ function statusJson(s: ModelStatus): Record<string, unknown> {
     licence: s.entry.licence,
     bytesOnDisk: s.bytesOnDisk,
     bytesExpected: s.bytesExpected ?? null,
+    synthetic: s.synthetic ?? null,
     unknown: s.entry.unknown ?? [],
     files: s.files.map((f) => ({
       path: f.file.path,

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { CnextError } from '../core/errors.ts';
+import { assertWritable } from '../core/writable.ts';
 import { invalidParameterError } from '../core/is.ts';
 import type { EmitFn } from '../core/events.ts';
 import { compareTracks, comparisonLines, writeCompareVideo, type TrackComparison } from '../../pose/compare.ts';
@@ -97,6 +98,7 @@ function extractorOptions(r: ResolvedPoseModel, o: PoseOptions): ExtractorOption
 
 /** Runs the whole command; returns what it wrote. */
 export async function runPose(video: string, o: PoseOptions, emit: EmitFn = () => {}, signal?: AbortSignal): Promise<{ json: PosesJson; files: string[]; comparison?: TrackComparison }> {
+  assertWritable(o.out, '--out'); // before the detection, not after it
   const root = modelsRoot({ models: o.models });
   const resolved = resolvePoseModel(o.poseModel, root);
   // --compare needs both: the DWPose files must be there whatever --pose-model says (checked before any work)

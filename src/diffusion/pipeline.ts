@@ -26,7 +26,7 @@ import { checkSeed, gaussianTensor, NOISE_STREAM } from './random.ts';
 import { cachedPoseSource, sample, type PoseSource } from './sampler.ts';
 import { EulerDiscreteScheduler } from './scheduler.ts';
 import type { ClipNormalization } from './svd-preprocess.ts';
-import { planWindows } from './windows.ts';
+import { planWindows, type WindowPlan } from './windows.ts';
 
 
 /** The user's knobs. Defaults are ControlNeXt-SVD-v2's own settings (its script.sh). */
@@ -201,16 +201,61 @@ async function runKey(
   return h.digest();
 }
 
-/** Runs the whole generator. */
+/** What the steps of one generator run share (the `self` of diffusers' pipeline __call__). */
+interface Run {
+  readonly components: PipelineComponents;
+  readonly input: GenerateInput;
+  readonly p: GenerateParams;
+  readonly options: GenerateOptions;
+  readonly emit: EmitFn;
+  readonly H: number;
+  readonly W: number;
+  /** Frames to generate. */
+  readonly F: number;
+  readonly plan: WindowPlan;
+  readonly cfg: boolean;
+  readonly guidance: Float32Array;
+  readonly scheduler: EulerDiscreteScheduler;
+  /** Checkpoint key ('' without a job folder). */
+  key: string;
+}
+
+interface Checkpoint {
+  readonly step: number;
+  readonly latents: Float32Tensor;
+  readonly imageEmbedding: Float32Tensor;
+  readonly imageLatents: Float32Tensor;
+}
+
+/**
+ * Runs the whole generator, in the steps of StableVideoDiffusionPipelineControlNeXt.__call__: check inputs and
+ * plan, (resume), encode the image, prepare latents, denoise, decode.
+ */
 export async function generate(
   components: PipelineComponents,
   input: GenerateInput,
   params: Partial<GenerateParams> = {},
   options: GenerateOptions = {},
 ): Promise<GenerateResult> {
-  const p = resolveGenerateParams(params);
+  const run = checkInputs(components, input, resolveGenerateParams(params), options);
+  const resumed = await resumeFromCheckpoint(run);
+  throwIfAborted(options.signal);
+  // 1–2. Image conditioning.
+  const { imageEmbedding, imageLatents } = resumed ?? (await encodeImage(run));
+  if (resumed) run.emit({ type: 'stage-end', stage: 'image-encode', seconds: 0, skipped: true });
+  throwIfAborted(options.signal);
+  // 3. Denoising.
+  const initial = prepareLatents(run, imageLatents, resumed);
+  const latents = await denoise(run, initial, resumed ? resumed.step + 1 : 0, imageEmbedding, imageLatents);
+  debugPut(options.debug, 'dbg.final_latents', () => latents);
+  // 4. Decode.
+  const frames = await decode(run, latents);
+  return { frames, latents, resumedAfterStep: resumed ? resumed.step : null };
+}
+
+/** Checks the inputs; plans windows, guidance and the schedule; logs the plan. */
+function checkInputs(components: PipelineComponents, input: GenerateInput, p: GenerateParams, options: GenerateOptions): Run {
   const emit = options.emit ?? noEmit;
-  const { debug, signal } = options;
   const { H, W } = checkImage(input.refImage);
   const F = input.numFrames ?? input.poses.count;
   if (!Number.isInteger(F) || F < 1) throw invalidParameterError('numFrames', 'integer of at least 1', F);
@@ -223,94 +268,104 @@ export async function generate(
   const scheduler = new EulerDiscreteScheduler(components.schedulerConfig);
   scheduler.setTimesteps(p.steps);
   if (options.imageNoise) checkDims('image noise', options.imageNoise, [1, 3, H, W]);
+  // F counts the reference pose's frame 0, which the job does not write: say what is generated as such
   emit({
     type: 'log',
     level: 'info',
-    message: `${F} frames at ${W}×${H}: ${plan.starts.length} window(s) of ${plan.framesPerBatch} frames (overlap ${plan.overlap}) ` +
+    message: `${F} frames (the reference pose's + ${F - 1}) at ${W}×${H}: ${plan.starts.length} window(s) of ${plan.framesPerBatch} frames (overlap ${plan.overlap}) ` +
       `starting at ${plan.starts.join(', ')}; ${p.steps} steps; guidance ${p.minGuidance}→${p.maxGuidance}${cfg ? '' : ' (CFG off: max < 1)'}; ` +
       `time ids [${addedTimeIds(p).join(', ')}]`,
   });
-  debugPut(debug, 'dbg.timesteps', () => float32([scheduler.timesteps.length], scheduler.timesteps.slice()));
-  debugPut(debug, 'dbg.sigmas', () => float32([scheduler.sigmas.length], scheduler.sigmas.slice()));
-  debugPut(debug, 'dbg.guidance_scale', () => float32([guidance.length], guidance.slice()));
+  debugPut(options.debug, 'dbg.timesteps', () => float32([scheduler.timesteps.length], scheduler.timesteps.slice()));
+  debugPut(options.debug, 'dbg.sigmas', () => float32([scheduler.sigmas.length], scheduler.sigmas.slice()));
+  debugPut(options.debug, 'dbg.guidance_scale', () => float32([guidance.length], guidance.slice()));
+  return { components, input, p, options, emit, H, W, F, plan, cfg, guidance, scheduler, key: '' };
+}
 
-  // Resume?
-  const key = options.jobDir !== undefined ? await runKey(components, input, p, F, options) : '';
-  let resumed: { step: number; latents: Float32Tensor; imageEmbedding: Float32Tensor; imageLatents: Float32Tensor } | null = null;
-  if (options.jobDir !== undefined) {
-    const found = readCheckpoint(options.jobDir, key);
-    if (found.status === 'found' && found.checkpoint.steps === p.steps) {
-      resumed = found.checkpoint;
-      emit({ type: 'log', level: 'info', message: `Resuming from ${found.file}: steps 1–${resumed.step + 1} of ${p.steps} already done` });
-    } else if (found.status === 'mismatch') {
-      emit({ type: 'log', level: 'warn', message: `${found.file} belongs to another run (inputs or parameters differ); starting over` });
-    }
+/** The checkpoint in the job folder that belongs to this run, if any. */
+async function resumeFromCheckpoint(run: Run): Promise<Checkpoint | null> {
+  const { options, p, emit } = run;
+  if (options.jobDir === undefined) return null;
+  run.key = await runKey(run.components, run.input, p, run.F, options);
+  const found = readCheckpoint(options.jobDir, run.key);
+  if (found.status === 'found' && found.checkpoint.steps === p.steps) {
+    emit({ type: 'log', level: 'info', message: `Resuming from ${found.file}: steps 1–${found.checkpoint.step + 1} of ${p.steps} already done` });
+    return found.checkpoint;
   }
+  if (found.status === 'mismatch') {
+    emit({ type: 'log', level: 'warn', message: `${found.file} belongs to another run (inputs or parameters differ); starting over` });
+  }
+  return null;
+}
 
-  throwIfAborted(signal);
-  // 1–2. Image conditioning.
-  let imageEmbedding: Float32Tensor;
-  let imageLatents: Float32Tensor;
-  if (resumed) {
-    imageEmbedding = resumed.imageEmbedding;
-    imageLatents = resumed.imageLatents;
-    emit({ type: 'stage-end', stage: 'image-encode', seconds: 0, skipped: true });
-  } else {
-    [imageEmbedding, imageLatents] = await stage(emit, 'image-encode', 2, async () => {
-      const emb = await using(components.imageEncoder, (enc) => encodeImageEmbedding(enc, input.refImage, components.clipNormalization, debug, cfg));
-      emit({ type: 'progress', stage: 'image-encode', done: 1, total: 2, unit: 'networks' });
-      const noise = options.imageNoise ?? gaussianTensor(p.seed, NOISE_STREAM.imageNoiseAug, [1, 3, H, W]);
-      const lat = await using(components.vae, (vae) => encodeImageLatents(vae, input.refImage, noise, p.noiseAugStrength, debug, cfg));
-      emit({ type: 'progress', stage: 'image-encode', done: 2, total: 2, unit: 'networks' });
-      return [emb, lat];
-    });
-  }
+/** 1–2. The CLIP image embedding and the VAE latents of the noise-augmented image. */
+async function encodeImage(run: Run): Promise<{ imageEmbedding: Float32Tensor; imageLatents: Float32Tensor }> {
+  const { components, input, p, options, emit, cfg, H, W } = run;
+  return stage(emit, 'image-encode', 2, async () => {
+    const imageEmbedding = await using(components.imageEncoder, (enc) => encodeImageEmbedding(enc, input.refImage, components.clipNormalization, options.debug, cfg));
+    emit({ type: 'progress', stage: 'image-encode', done: 1, total: 2, unit: 'networks' });
+    const noise = options.imageNoise ?? gaussianTensor(p.seed, NOISE_STREAM.imageNoiseAug, [1, 3, H, W]);
+    const imageLatents = await using(components.vae, (vae) => encodeImageLatents(vae, input.refImage, noise, p.noiseAugStrength, options.debug, cfg));
+    emit({ type: 'progress', stage: 'image-encode', done: 2, total: 2, unit: 'networks' });
+    return { imageEmbedding, imageLatents };
+  });
+}
+
+/** (1, F, C, h, w): the checkpointed latents, or the initial noise × init_noise_sigma. */
+function prepareLatents(run: Run, imageLatents: Float32Tensor, resumed: Checkpoint | null): Float32Tensor {
+  const { H, W, F, scheduler, options, p } = run;
   const [, C, h, w] = imageLatents.dims;
   if (H % h !== 0 || W % w !== 0 || H / h !== W / w) {
     throw new CnextError('MODEL_OUTPUT', `the VAE encoder returned latents ${shapeString(imageLatents.dims)} for a ${H}×${W} image`);
   }
   const latentDims = [1, F, C, h, w];
-
-  throwIfAborted(signal);
-  // 3. Denoising.
-  let latents: Float32Tensor;
-  const sigma = scheduler.initNoiseSigma;
   if (resumed) {
     checkDims('checkpointed latents', resumed.latents, latentDims);
-    latents = resumed.latents;
-  } else {
-    const init = options.latents ?? gaussianTensor(p.seed, NOISE_STREAM.latents, latentDims);
-    checkDims('initial latents', init, latentDims);
-    const d = new Float32Array(numel(latentDims));
-    for (let i = 0; i < d.length; i++) d[i] = init.data[i] * sigma;
-    latents = float32(latentDims, d);
-    debugPut(debug, 'dbg.latents_init', () => latents);
+    return resumed.latents;
   }
-  const firstStep = resumed ? resumed.step + 1 : 0;
+  const init = options.latents ?? gaussianTensor(p.seed, NOISE_STREAM.latents, latentDims);
+  checkDims('initial latents', init, latentDims);
+  const sigma = scheduler.initNoiseSigma;
+  const d = new Float32Array(numel(latentDims));
+  for (let i = 0; i < d.length; i++) d[i] = init.data[i] * sigma;
+  const latents = float32(latentDims, d);
+  debugPut(options.debug, 'dbg.latents_init', () => latents);
+  return latents;
+}
+
+/** 3. The denoising loop from `firstStep` (sampler.ts), each finished step checkpointed in the job folder. */
+async function denoise(
+  run: Run, latents: Float32Tensor, firstStep: number, imageEmbedding: Float32Tensor, imageLatents: Float32Tensor,
+): Promise<Float32Tensor> {
+  const { components, input, p, options, emit, plan, H, W, guidance, cfg, scheduler } = run;
   if (firstStep >= p.steps) {
     emit({ type: 'stage-end', stage: 'denoise', seconds: 0, skipped: true });
-  } else {
-    const poses = cachedPoseSource(input.poses, options.poseCache ?? plan.framesPerBatch + 1);
-    const total = (p.steps - firstStep) * plan.starts.length;
-    latents = await stage(emit, 'denoise', total, async () => {
-      const unet = await components.unet();
-      try {
-        return await using(components.controlnext, (controlnext) => sample({
-          unet, controlnext, scheduler, latents, firstStep, imageEmbedding, imageLatents, poses, height: H, width: W,
-          plan, guidance, cfg, controlStrength: p.controlStrength, addedTimeIds: addedTimeIds(p), emit, signal, debug,
-          onStep: options.jobDir === undefined ? undefined : (step, merged) => {
-            const file = writeCheckpoint(options.jobDir!, key, { step, steps: p.steps, latents: merged, imageEmbedding, imageLatents });
-            emit({ type: 'artifact', kind: 'checkpoint', path: file });
-          },
-        }));
-      } finally {
-        await unet.release();
-      }
-    });
+    return latents;
   }
-  debugPut(debug, 'dbg.final_latents', () => latents);
+  const poses = cachedPoseSource(input.poses, options.poseCache ?? plan.framesPerBatch + 1);
+  const total = (p.steps - firstStep) * plan.starts.length;
+  const { jobDir, signal, debug } = options;
+  return stage(emit, 'denoise', total, async () => {
+    const unet = await components.unet();
+    try {
+      return await using(components.controlnext, (controlnext) => sample({
+        unet, controlnext, scheduler, latents, firstStep, imageEmbedding, imageLatents, poses, height: H, width: W,
+        plan, guidance, cfg, controlStrength: p.controlStrength, addedTimeIds: addedTimeIds(p), emit, signal, debug,
+        onStep: jobDir === undefined ? undefined : (step, merged) => {
+          const file = writeCheckpoint(jobDir, run.key, { step, steps: p.steps, latents: merged, imageEmbedding, imageLatents });
+          emit({ type: 'artifact', kind: 'checkpoint', path: file });
+        },
+      }));
+    } finally {
+      await unet.release();
+    }
+  });
+}
 
-  // 4. Decode.
+/** 4. Chunked VAE decode → frames in [0, 1], handed to `onFrames` chunk by chunk or collected. */
+async function decode(run: Run, latents: Float32Tensor): Promise<Float32Tensor | undefined> {
+  const { components, p, options, emit, F } = run;
+  const { debug, signal } = options;
   const collected: Float32Tensor[] = [];
   const wantDecoded = debug?.want('dbg.decoded') ?? false;
   const decodedChunks: Float32Tensor[] = [];
@@ -324,11 +379,7 @@ export async function generate(
     },
   })));
   if (wantDecoded) debug!.put('dbg.decoded', toBcfhw(decodedChunks));
-  return {
-    frames: options.onFrames ? undefined : concatFrames(collected),
-    latents,
-    resumedAfterStep: resumed ? resumed.step : null,
-  };
+  return options.onFrames ? undefined : concatFrames(collected);
 }
 
 /** // n × (k, 3, H, W) → (ΣK, 3, H, W) */

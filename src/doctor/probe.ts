@@ -103,10 +103,9 @@ export function probeGpus(): { gpus?: GpuFacts[]; cudaDriverVersion?: string } {
 /** The ffmpeg video/ffmpeg.ts resolves (loaded lazily: a machine without the ffmpeg packages still gets a report). */
 export async function probeFfmpeg(): Promise<MachineFacts['ffmpeg']> {
   try {
-    const { binaryPath } = await import('../../video/ffmpeg.ts');
-    const file = binaryPath('ffmpeg');
-    const r = spawnSync(file, ['-version'], { encoding: 'utf8', timeout: 15_000 });
-    return { path: file, version: (r.stdout ?? '').split('\n')[0].trim() };
+    const { describeBinary, resolveFfmpeg } = await import('../../video/ffmpeg.ts');
+    const { ffmpeg } = resolveFfmpeg();
+    return { path: ffmpeg.path, version: describeBinary(ffmpeg, false) };
   } catch (e) {
     return { error: (e as Error).message };
   }

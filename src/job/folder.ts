@@ -15,7 +15,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeJsonAtomic } from '../core/atomic-file.ts';
 import { CnextError } from '../core/errors.ts';
+import { acquirePidLock } from '../core/pid-lock.ts';
 import { RunHasher } from '../diffusion/checkpoint.ts';
+import { describeBinary, resolveFfmpeg } from '../../video/ffmpeg.ts';
 import type { JobOptions } from './options.ts';
 import { flagName } from './knobs.ts';
 import { poseOptions } from './options.ts';
@@ -56,6 +58,8 @@ export interface Versions {
   readonly cnext: string;
   readonly node: string;
   readonly onnxruntime: string;
+  /** The ffmpeg that decoded and encoded: `5.1.9-0+deb12u1 (system)`, or `(bundled)`, `(env)` (video/ffmpeg.ts). */
+  readonly ffmpeg?: string;
 }
 
 /** `<dir of out>/.<name of out>.cnext-job` */
@@ -80,7 +84,7 @@ export function versions(): Versions {
   } catch {
     // not resolvable: keep 'unknown'
   }
-  return { cnext: read(path.join(root, 'package.json')), node: process.version, onnxruntime: ort };
+  return { cnext: read(path.join(root, 'package.json')), node: process.version, onnxruntime: ort, ffmpeg: describeBinary(resolveFfmpeg().ffmpeg, false) };
 }
 
 export function poseKey(inputs: JobRecord['inputs'], o: JobOptions): string {
@@ -168,38 +172,10 @@ export const LOCK_FILE = 'job.lock';
  * taken over. Returns the release function.
  */
 export function lockJobDir(dir: string): () => void {
-  const file = path.join(dir, LOCK_FILE);
   fs.mkdirSync(dir, { recursive: true });
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
-      return () => {
-        try {
-          if (fs.readFileSync(file, 'utf8').trim() === String(process.pid)) fs.rmSync(file, { force: true });
-        } catch {
-          // already gone
-        }
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const pid = Number(fs.readFileSync(file, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
-        throw new CnextError('JOB_BUSY', `Another cnext process (pid ${pid}) is working in the job folder ${dir}`, {
-          solutions: ['Wait for it to finish, or stop it (Ctrl-C) and run the command again', 'Or use another --job-dir'],
-        });
-      }
-      fs.rmSync(file, { force: true }); // stale: its process is gone
-    }
-  }
-  throw new CnextError('JOB_BUSY', `Cannot lock the job folder ${dir}`, { category: 'system' });
+  return acquirePidLock(path.join(dir, LOCK_FILE), (pid) =>
+    new CnextError('JOB_BUSY', `Another cnext process (pid ${pid}) is working in the job folder ${dir}`, {
+      solutions: ['Wait for it to finish, or stop it (Ctrl-C) and run the command again', 'Or use another --job-dir'],
+    }),
+  );
 }
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-

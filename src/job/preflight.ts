@@ -16,7 +16,8 @@ import path from 'node:path';
 import { writeJsonAtomic } from '../core/atomic-file.ts';
 import { resolvePrecision, type Device, type Precision } from '../core/device.ts';
 import { CnextError, isCnextError, type ErrorCategory } from '../core/errors.ts';
-import { checkContent, readManifest, sha256File } from '../../models/cache.ts';
+import { probeWritable } from '../core/writable.ts';
+import { checkContent, expectedFiles, readManifest, sha256File } from '../../models/cache.ts';
 import { diskFree } from '../../models/download.ts';
 import { modelDir } from '../../models/layout.ts';
 import { REGISTRY, type ModelEntry } from '../../models/registry.ts';
@@ -41,7 +42,7 @@ export interface PreflightInput {
   /** Hash weight files whose sha256 is known and not yet verified for their size and mtime (default true). */
   readonly hash?: boolean;
   readonly signal?: AbortSignal;
-  /** Progress lines ("checking the sha256 of … (once per file)"). */
+  /** Progress lines ("Checking the sha256 of … (once per file; 3.0 GB)", for files that take a while). */
   readonly log?: (message: string) => void;
 }
 
@@ -52,6 +53,8 @@ interface Failure {
 }
 
 /** Runs every check; throws one CnextError (code PREFLIGHT, or the single failure's own) listing all failures. */
+export { probeWritable } from '../core/writable.ts';
+
 export async function preflight(p: PreflightInput): Promise<void> {
   const failures: Failure[] = [];
   const fail = (e: unknown, fallback: ErrorCategory = 'system') => {
@@ -125,24 +128,6 @@ export async function preflight(p: PreflightInput): Promise<void> {
 
 const gb = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(1)} GB` : `${Math.ceil(n / 1e6)} MB`);
 
-/** Creates `dir` if needed and a probe file in it; returns the problem in words, or null. */
-export function probeWritable(dir: string): string | null {
-  const probe = path.join(dir, `.cnext-probe-${process.pid}`);
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(probe, '');
-    fs.rmSync(probe, { force: true });
-    return null;
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const words: Record<string, string> = {
-      EACCES: 'permission denied', EPERM: 'permission denied', EROFS: 'read-only file system',
-      ENOTDIR: 'a part of the path is a file, not a folder', EEXIST: 'a file of that name is in the way', ENOSPC: 'the disk is full',
-    };
-    return words[err.code ?? ''] ?? err.message;
-  }
-}
-
 /**
  * What a job writes, roughly: the output MP4 (and side-by-side, pose video) at a generous 0.3 bits per pixel,
  * the pose maps video, the latent checkpoint twice over (written atomically: old and new briefly side by side),
@@ -171,9 +156,11 @@ function expectedFor(file: string, root: string | undefined): Expected | undefin
     const dir = modelDir(root, entry);
     const rel = path.relative(dir, file);
     if (rel.startsWith('..') || path.isAbsolute(rel)) continue;
-    const reg = entry.files.find((f) => f.path === rel.split(path.sep).join('/'));
-    const rec = readManifest(root, entry).files[rel.split(path.sep).join('/')];
-    return { entry, rel, bytes: reg?.bytes ?? rec?.bytes, sha256: reg?.sha256 ?? rec?.sha256 };
+    const key = rel.split(path.sep).join('/');
+    const manifest = readManifest(root, entry);
+    const reg = expectedFiles(entry, manifest).find((f) => f.path === key); // a synthetic folder: its own manifest
+    const rec = manifest.files[key];
+    return { entry, rel, bytes: reg?.bytes ?? rec?.bytes, sha256: reg?.sha256 ?? (rec?.sha256 || undefined) };
   }
   return undefined;
 }
@@ -207,14 +194,16 @@ async function checkWeightFile(file: string, p: PreflightInput): Promise<void> {
   }
   const content = checkContent(file);
   if (content.problem) {
-    throw new CnextError('MODEL_FILE_DAMAGED', `Weight file ${file} is damaged: ${content.problem}`, { category: 'system', solutions: repull });
+    // the readers' messages start with the file's path: `<file> is not a valid safetensors file: …`
+    const what = content.problem.startsWith(file) ? content.problem.slice(file.length).replace(/^:? */, '') : `is damaged: ${content.problem}`;
+    throw new CnextError('MODEL_FILE_DAMAGED', `Weight file ${file} ${what}`, { category: 'system', solutions: repull });
   }
   if (!exp?.sha256 || p.hash === false) return;
   const dir = modelDir(p.modelsRoot!, exp.entry);
   const verified = readVerified(dir);
   const seen = verified[exp.rel];
   if (seen && seen.bytes === st.size && seen.mtimeMs === st.mtimeMs && seen.sha256 === exp.sha256.toLowerCase()) return;
-  p.log?.(`Checking the sha256 of ${file} (once per file)`);
+  if (st.size >= 256e6) p.log?.(`Checking the sha256 of ${file} (once per file; ${gb(st.size)})`); // seconds, not instant
   const got = await sha256File(file, p.signal);
   if (got !== exp.sha256.toLowerCase()) {
     throw new CnextError('MODEL_FILE_DAMAGED', `Weight file ${file} has sha256 ${got}, expected ${exp.sha256}`, { category: 'system', solutions: repull });

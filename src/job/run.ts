@@ -95,6 +95,7 @@ export function outputComment(r: JobRecord): string {
   return JSON.stringify({
     tool: 'controlnext-motion',
     version: r.versions.cnext,
+    ffmpeg: r.versions.ffmpeg,
     seed: r.seed,
     preset: r.preset,
     options: r.options,

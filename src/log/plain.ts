@@ -54,7 +54,8 @@ export function createPlainLog(o: PlainLogOptions): (e: LogEvent) => void {
         break;
       case 'params': {
         const p = e.params;
-        const keys = ['width', 'height', 'stride', 'maxFrames', 'steps', 'seed', 'guidanceMin', 'guidanceMax', 'framesPerBatch', 'overlap', 'decodeChunk', 'device']
+        const keys = ['width', 'height', 'stride', 'maxFrames', 'steps', 'seed', 'guidanceMin', 'guidanceMax', 'framesPerBatch', 'overlap', 'decodeChunk',
+          'controlStrength', 'motionBucketId', 'noiseAugStrength', 'fpsId', 'retarget', 'device', 'precision']
           .filter((k) => p[k] !== undefined)
           .map((k) => `${k}=${String(p[k])}`);
         o.write(`parameters${e.preset ? ` (preset ${e.preset})` : ''}: ${keys.join(' ')}`);

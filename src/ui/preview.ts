@@ -16,8 +16,17 @@ export function detectImageProtocol(env: NodeJS.ProcessEnv = process.env): Image
   return 'text';
 }
 
-/** Box-averages an RGB image down (or nearest up) to w×h. */
-export function resample(rgb: Uint8Array, width: number, height: number, w: number, h: number): Uint8Array {
+/**
+ * How a preview is shrunk: `mean` (box average) for photos and generated frames; `max` (max-pooling, per channel)
+ * for pose maps, whose thin lines on black would average away to nothing.
+ */
+export type Downscale = 'mean' | 'max';
+
+/** The downscale for a preview of `stage`: pose maps (render) keep their lines. */
+export const downscaleFor = (stage: string): Downscale => (stage === 'render' ? 'max' : 'mean');
+
+/** Box-averages (or max-pools) an RGB image down, or nearest-neighbours it up, to w×h. */
+export function resample(rgb: Uint8Array, width: number, height: number, w: number, h: number, mode: Downscale = 'mean'): Uint8Array {
   const out = new Uint8Array(w * h * 3);
   for (let y = 0; y < h; y++) {
     const y0 = Math.floor((y * height) / h);
@@ -29,12 +38,18 @@ export function resample(rgb: Uint8Array, width: number, height: number, w: numb
       for (let yy = y0; yy < y1; yy++) {
         for (let xx = x0; xx < x1; xx++) {
           const i = (yy * width + xx) * 3;
-          r += rgb[i]!;
-          g += rgb[i + 1]!;
-          b += rgb[i + 2]!;
+          if (mode === 'max') {
+            r = Math.max(r, rgb[i]!);
+            g = Math.max(g, rgb[i + 1]!);
+            b = Math.max(b, rgb[i + 2]!);
+          } else {
+            r += rgb[i]!;
+            g += rgb[i + 1]!;
+            b += rgb[i + 2]!;
+          }
         }
       }
-      const n = (y1 - y0) * (x1 - x0);
+      const n = mode === 'max' ? 1 : (y1 - y0) * (x1 - x0);
       const o = (y * w + x) * 3;
       out[o] = Math.round(r / n);
       out[o + 1] = Math.round(g / n);
@@ -57,8 +72,8 @@ export function fitCells(width: number, height: number, maxCols: number, maxRows
 }
 
 /** Half-block lines (24-bit colour escapes), `cols` cells wide and `rows` lines high. */
-export function halfBlockLines(rgb: Uint8Array, width: number, height: number, cols: number, rows: number): string[] {
-  const px = resample(rgb, width, height, cols, rows * 2);
+export function halfBlockLines(rgb: Uint8Array, width: number, height: number, cols: number, rows: number, mode: Downscale = 'mean'): string[] {
+  const px = resample(rgb, width, height, cols, rows * 2, mode);
   const lines: string[] = [];
   for (let r = 0; r < rows; r++) {
     let line = '';

@@ -6,7 +6,7 @@ import { render } from 'ink';
 import type { EmitFn } from '../core/events.ts';
 import { JobView } from './components/JobView.tsx';
 import type { PreviewBox } from './components/Preview.tsx';
-import { detectImageProtocol, fitCells, itermImage, kittyPlace, kittyTransmit, resample, type ImageProtocol } from './preview.ts';
+import { detectImageProtocol, downscaleFor, fitCells, itermImage, kittyPlace, kittyTransmit, resample, type ImageProtocol } from './preview.ts';
 import type { UiEvent } from './state.ts';
 import { createUiStore, type UiStore } from './store.ts';
 
@@ -63,7 +63,7 @@ export function startTui(o: TuiOptions): Tui {
       // a few pixels per cell are plenty for a preview, and keep the escape small
       const w = Math.min(p.width, cols * (protocol === 'kitty' ? 8 : 4));
       const h = Math.min(p.height, rows * (protocol === 'kitty' ? 16 : 8));
-      const rgb = w === p.width && h === p.height ? p.rgb : resample(p.rgb, p.width, p.height, w, h);
+      const rgb = w === p.width && h === p.height ? p.rgb : resample(p.rgb, p.width, p.height, w, h, downscaleFor(p.stage));
       if (protocol === 'kitty') {
         transmit = kittyTransmit(rgb, w, h);
         cached = { seq: p.seq, cols, rows, escape: kittyPlace(cols, rows) };

@@ -52,8 +52,16 @@ const CASES: ReadonlyArray<{ name: string; args: () => string[]; code: number; e
     name: 'batch into an unwritable folder', args: () => ['batch', path.dirname(DANCE), '--ref', REF, '--out', path.join(dir, 'a-file', 'results'), '--models', models],
     code: 3, error: /^cnext: Cannot write to the folder .*a-file\/results: a part of the path is a file, not a folder$/,
   },
+  {
+    name: 'pose into an unwritable folder', args: () => ['pose', DANCE, '--out', path.join(dir, 'a-file', 'poses')],
+    code: 3, error: /^cnext: Cannot write to the folder .*a-file\/poses: a part of the path is a file, not a folder$/,
+  },
+  {
+    name: 'models synth into an unwritable folder', args: () => ['models', 'synth', '--preset', 'tiny', '--out', path.join(dir, 'a-file', 'm')],
+    code: 3, error: /^cnext: Cannot write to the folder .*a-file\/m: a part of the path is a file, not a folder$/,
+  },
   { name: 'no models', args: () => run('--models', path.join(dir, 'empty-models')), code: 2, error: /^cnext: Stable Video Diffusion img2vid-xt 1\.1 \(svd-xt-1-1\/\) not found in the models folder/ },
-  { name: 'truncated weights', args: () => run('--models', path.join(dir, 'damaged')), code: 3, error: /^cnext: Weight file .*controlnet\.bin is damaged: .*truncated/ },
+  { name: 'truncated weights', args: () => run('--models', path.join(dir, 'damaged')), code: 3, error: /^cnext: Weight file .*controlnet\.bin is \d+ bytes, expected \d+ \(truncated download\?\)$/ },
   { name: 'unreadable video', args: () => ['run', '--ref', REF, '--video', path.join(dir, 'garbage.mp4'), '--out', out(), '--models', models], code: 2, error: /^cnext: Cannot read video .*garbage\.mp4: not a video ffmpeg understands/ },
   { name: 'no person in the photo', args: () => ['run', '--ref', path.join(dir, 'grey.jpg'), '--video', DANCE, '--out', out(), '--models', models, '--preset', 'preview'], code: 2, error: /^cnext: No person found in the reference image$/ },
 ];
@@ -85,4 +93,17 @@ describe('user-facing failures through bin/cnext.js', () => {
     const pkg = JSON.parse(fs.readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string };
     expect(r).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });
   });
+});
+
+describe('the bundled ffmpeg', () => {
+  it('runs the pose command when no system ffmpeg is on PATH', () => {
+    const poses = path.join(dir, 'poses');
+    const r = spawnSync(process.execPath, [BIN, 'pose', DANCE, '--out', poses, '--max-frames', '3', '--stride', '10'], {
+      env: { ...env, PATH: '' }, encoding: 'utf8', timeout: 120_000,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const doc = JSON.parse(fs.readFileSync(path.join(poses, 'poses.json'), 'utf8')) as { frames: unknown[] };
+    expect(doc.frames).toHaveLength(3);
+  }, 120_000);
 });

@@ -72,7 +72,7 @@ describe('cnext models', () => {
     expect(out).toContain('svd-tiny  missing  0 B on disk\n');
     expect(out).toContain('  source: hf:acme/svd@main (gated: needs HF_TOKEN)\n');
     expect(out).toContain('  source: built locally from @mediapipe/holistic\n');
-    expect(out).toContain('mp  not built  0 B on disk\n');
+    expect(out).toContain('mp  not built (built on first use)  0 B on disk\n');
     expect(out).toContain(`  path: ${path.join(root, 'svd-tiny')}\n`);
     expect(out).toContain('    missing   unet/w.safetensors  size unknown\n');
     const json = JSON.parse((await run(['models', 'list', '--json', '--models', root])).out);

@@ -34,6 +34,7 @@ describe('runJob', () => {
     expect(probe.streams[0]).toMatchObject({ width: 128, height: 256, r_frame_rate: '5/1', nb_read_frames: '4' });
     const comment = JSON.parse(probe.format!.tags!.comment!);
     expect(comment.seed).toBe(7);
+    expect(comment.ffmpeg).toMatch(/^\S+ \((system|bundled|env)\)$/); // which ffmpeg made it
     expect(comment.options).toMatchObject({ size: '128x256', precision: 'fp32', stride: 6, maxFrames: 4, steps: 2, seed: 7 });
 
     for (const f of ['sbs.mp4', 'pose.mp4']) {

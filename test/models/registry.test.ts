@@ -54,3 +54,16 @@ describe('REGISTRY', () => {
     for (const n of DEFAULT_PULL) expect(findModel(n)!.source.kind).toBe('hf');
   });
 });
+
+describe('MediaPipe bundles in the registry', () => {
+  it('are where the pose stage builds them, with the hashes it checks', async () => {
+    const { BUNDLE_SHA256, bundleCacheDir } = await import('../../pose/mediapipe/bundles.ts');
+    const { modelDir } = await import('../../models/layout.ts');
+    const { REGISTRY: all } = await import('../../models/registry.ts');
+    const mp = all.find((m) => m.name === 'mediapipe')!;
+    for (const env of [{ CNEXT_CACHE: '/c' }, { HOME: '/h' }]) {
+      expect(modelDir('/models', mp, env)).toBe(bundleCacheDir(env));
+    }
+    expect(Object.fromEntries(mp.files.map((f) => [f.path.replace(/\.task$/, ''), f.sha256]))).toEqual(BUNDLE_SHA256);
+  });
+});

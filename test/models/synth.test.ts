@@ -15,6 +15,25 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cnext-synth-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('synthesizeModels', () => {
+  it('marks its folders synthetic: models list says installed and verify passes, against its own manifest', async () => {
+    const { modelStatus, verifyModel } = await import('../../models/cache.ts');
+    const { findModel } = await import('../../models/registry.ts');
+    const root = path.join(tmp, 'listed');
+    synthesizeModels(root, { preset: 'tiny', seed: 1 }); // fp16 names, like the demo's
+    for (const name of ['svd-xt-1-1', 'controlnext-svd-v2']) {
+      const entry = findModel(name)!;
+      const s = modelStatus(root, entry);
+      expect(s.state, name).toBe('installed');
+      expect(s.synthetic).toEqual({ preset: 'tiny', seed: 1, dtype: 'F16' });
+      const v = await verifyModel(root, entry);
+      expect(v.every((x) => x.status === 'ok'), JSON.stringify(v.filter((x) => x.status !== 'ok'))).toBe(true);
+    }
+    // a damaged synthetic file is still caught
+    const vae = path.join(root, 'svd-xt-1-1', 'vae', 'diffusion_pytorch_model.fp16.safetensors');
+    fs.truncateSync(vae, fs.statSync(vae).size - 1);
+    expect(modelStatus(root, findModel('svd-xt-1-1')!).state).toBe('partial');
+  });
+
   it('records the real SVD-xt parameter counts from the network builders', () => {
     const s = networkSpecs('svd-xt');
     const params = (spec: ReadonlyArray<{ shape: readonly number[] }>) => spec.reduce((a, e) => a + e.shape.reduce((x, y) => x * y, 1), 0);

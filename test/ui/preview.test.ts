@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import {
-  detectImageProtocol, encodePng, fitCells, halfBlockLines, itermImage, kittyPlace, kittyTransmit, resample,
+  detectImageProtocol, downscaleFor, encodePng, fitCells, halfBlockLines, itermImage, kittyPlace, kittyTransmit, resample,
 } from '../../src/ui/preview.ts';
 import { startTui } from '../../src/ui/reporter.tsx';
 
@@ -27,6 +27,18 @@ describe('preview', () => {
   it('box-average resampling', () => {
     expect([...resample(rgb, w, h, 1, 1)]).toEqual([128, 0, 128]);
     expect([...resample(rgb, w, h, 2, 2)]).toEqual([255, 0, 0, 255, 0, 0, 0, 0, 255, 0, 0, 255]);
+  });
+
+  it('pose maps are max-pooled: a 2-pixel limb on black stays visible at 1/16 of the size', () => {
+    const W = 64, H = 128;
+    const pose = new Uint8Array(W * H * 3);
+    for (let y = 0; y < H; y++) for (const x of [30, 31]) pose.set([255, 85, 0], (y * W + x) * 3); // a vertical limb
+    const mean = resample(pose, W, H, 4, 8);
+    const max = resample(pose, W, H, 4, 8, downscaleFor('render'));
+    const column = (img: Uint8Array) => [...img.subarray(1 * 3, 1 * 3 + 3)]; // cell x=1 holds pixels 16..31
+    expect(column(mean)).toEqual([32, 11, 0]); // 2 of 16 columns lit: near black
+    expect(column(max)).toEqual([255, 85, 0]);
+    expect(downscaleFor('vae-decode')).toBe('mean');
   });
 
   it('cells keep the aspect (a cell is twice as high as wide)', () => {

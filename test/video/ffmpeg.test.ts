@@ -1,4 +1,4 @@
-import { chmodSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { CnextError } from '../../src/core/errors.ts';
@@ -16,7 +16,7 @@ vi.mock('node:fs', async (importOriginal) => {
   };
 });
 
-const { binaryPath, ensureExecutable, ffmpegFailed, stderrTail, verifyBinary } = await import('../../video/ffmpeg.ts');
+const { binaryPath, ensureExecutable, ffmpegFailed, isRecentVersion, resolveBinary, resolveFfmpeg, stderrTail, verifyBinary } = await import('../../video/ffmpeg.ts');
 
 const tmp = tempDir();
 afterAll(tmp.cleanup);
@@ -24,12 +24,37 @@ afterAll(tmp.cleanup);
 const FAKE = '#!/bin/sh\necho "ffmpeg version fake"\n';
 
 describe('ffmpeg binaries', () => {
-  it('finds runnable bundled binaries', () => {
+  it('finds runnable binaries', () => {
     for (const name of ['ffmpeg', 'ffprobe'] as const) {
       const p = binaryPath(name);
       expect(p).toMatch(new RegExp(`${name}$`));
       expect(statSync(p).mode & 0o100).toBe(0o100);
     }
+  });
+
+  it('prefers a system ffmpeg/ffprobe ≥ 5 on PATH, else the bundled one; CNEXT_FFMPEG/CNEXT_FFPROBE name one', () => {
+    const sys = resolveBinary('ffmpeg', { PATH: '/usr/local/bin:/usr/bin' });
+    // Debian's ffmpeg (5.1) is installed here and in CI (.ci/run)
+    expect(sys).toMatchObject({ path: expect.stringMatching(/^\/usr\/(local\/)?bin\/ffmpeg$/), source: 'system' });
+    expect(isRecentVersion(sys.version)).toBe(true);
+    expect(resolveBinary('ffprobe', { PATH: '/usr/local/bin:/usr/bin' }).source).toBe('system');
+    for (const name of ['ffmpeg', 'ffprobe'] as const) {
+      const bundled = resolveBinary(name, { PATH: '' });
+      expect(bundled.source).toBe('bundled');
+      expect(bundled.path).toMatch(new RegExp(`@${name}-installer/.*/${name}$`));
+    }
+    // an old system ffmpeg is passed over
+    const old = join(tmp.dir, 'old-bin');
+    mkdirSync(old);
+    writeFileSync(join(old, 'ffmpeg'), '#!/bin/sh\necho "ffmpeg version 4.4.2 Copyright"\n', { mode: 0o755 });
+    expect(resolveBinary('ffmpeg', { PATH: old }).source).toBe('bundled');
+    // named explicitly: used whatever its version
+    expect(resolveBinary('ffmpeg', { PATH: '', CNEXT_FFMPEG: join(old, 'ffmpeg') })).toEqual({ path: join(old, 'ffmpeg'), version: '4.4.2', source: 'env' });
+    expect(() => resolveBinary('ffprobe', { CNEXT_FFPROBE: join(old, 'nope') })).toThrow(`ffprobe cannot run: CNEXT_FFPROBE=${join(old, 'nope')} is not an executable file`);
+    expect(['5.1.9-0+deb12u1', 'n6.1', '7.0', 'N-109421-g5e1d5b0'].map(isRecentVersion)).toEqual([true, true, true, true]);
+    expect(['4.4.2', '3.4-static', 'weird'].map(isRecentVersion)).toEqual([false, false, false]);
+    // this process: the one the whole pipeline uses
+    expect(resolveFfmpeg().ffmpeg.path).toBe(binaryPath('ffmpeg'));
   });
 
   it('chmods a binary whose install script did not run', () => {

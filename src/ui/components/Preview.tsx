@@ -1,7 +1,7 @@
 // The latest preview as half-block text; for kitty/iTerm2 a blank box of the same size that the reporter draws
 // the image into after each frame (see ../reporter.tsx).
 import { Box, Text } from 'ink';
-import { fitCells, halfBlockLines, type ImageProtocol } from '../preview.ts';
+import { downscaleFor, fitCells, halfBlockLines, type ImageProtocol } from '../preview.ts';
 import type { Preview as PreviewData } from '../state.ts';
 import { STAGE_LABELS } from './StageLine.tsx';
 
@@ -24,7 +24,7 @@ export function Preview({ preview, protocol, box }: { preview?: PreviewData; pro
       </Box>
     );
   }
-  const lines = halfBlockLines(preview.rgb, preview.width, preview.height, cols, rows);
+  const lines = halfBlockLines(preview.rgb, preview.width, preview.height, cols, rows, downscaleFor(preview.stage));
   return (
     <Box flexDirection="column">
       <Text dimColor>{caption}</Text>
