@@ -49,7 +49,7 @@ const stat = (f: string) => {
 };
 
 /** Whether `output` was written by us: recorded in the last report or in its job folder, size and mtime equal. */
-function ours(output: string, prev: ReportItem | undefined): boolean {
+export function ours(output: string, prev: ReportItem | undefined): boolean {
   const st = stat(output);
   if (!st) return false;
   if (prev?.bytes === st.bytes && prev.mtimeMs === st.mtimeMs) return true;
@@ -57,7 +57,15 @@ function ours(output: string, prev: ReportItem | undefined): boolean {
   return rec?.path === path.resolve(output) && rec.bytes === st.bytes && rec.mtimeMs === st.mtimeMs;
 }
 
-function checkInputs(item: RunnableItem): void {
+/** 'skip' when done with the same key (previous report); 'foreign' when another file sits at the output; else 'run'. */
+export function itemVerdict(output: string, key: string, prev: ReportItem | undefined): 'skip' | 'run' | 'foreign' {
+  const st = stat(output);
+  if (!st) return fs.existsSync(output) ? 'foreign' : 'run';
+  if (prev && prev.key === key && (prev.status === 'done' || prev.status === 'skipped') && prev.bytes === st.bytes && prev.mtimeMs === st.mtimeMs) return 'skip';
+  return ours(output, prev) ? 'run' : 'foreign';
+}
+
+export function checkInputs(item: RunnableItem): void {
   for (const [what, f] of [['video', item.video], ['reference photo', item.ref]] as const) {
     if (!stat(f)) throw new CnextError('INPUT_NOT_FOUND', `The ${what} ${f} does not exist`);
   }
@@ -97,15 +105,7 @@ export async function runBatch(items: readonly BatchItem[], deps: BatchDeps, o: 
     return k;
   };
   const runnable = (it: BatchItem): it is RunnableItem => !it.problem && it.ref !== undefined && it.options !== undefined;
-  /** 'skip' when done with the same key; 'foreign' when another file sits at the output; else 'run'. */
-  const verdict = async (it: RunnableItem): Promise<'skip' | 'run' | 'foreign'> => {
-    const key = await keyOf(it);
-    const prev = prevByOutput.get(path.resolve(it.output));
-    const st = stat(it.output);
-    if (!st) return fs.existsSync(it.output) ? 'foreign' : 'run';
-    if (prev && prev.key === key && (prev.status === 'done' || prev.status === 'skipped') && prev.bytes === st.bytes && prev.mtimeMs === st.mtimeMs) return 'skip';
-    return ours(it.output, prev) ? 'run' : 'foreign';
-  };
+  const verdict = async (it: RunnableItem) => itemVerdict(it.output, await keyOf(it), prevByOutput.get(path.resolve(it.output)));
 
   // Prefetch: started for item i+1 when item i starts generating; awaited before item i+1 runs.
   const prefetches = new Map<number, Promise<void>>();

@@ -93,6 +93,11 @@ export const BENCHMARKS: readonly Benchmark[] = [
       return out;
     },
   },
+  {
+    name: 'farm',
+    description: 'render farm on this machine: items/hour with 1 and 2 `cnext worker`s through a local redis-server (tiny model)',
+    run: async () => (await import('./farm.ts')).benchFarm(),
+  },
 ];
 
 export function findBenchmark(name: string): Benchmark | undefined {

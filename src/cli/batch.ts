@@ -18,6 +18,7 @@ import type { PresetsContext } from '../presets/index.ts';
 import { planBatch, type BatchItem } from '../batch/plan.ts';
 import { formatSummary, type BatchReport } from '../batch/report.ts';
 import { runBatch, type BatchDeps } from '../batch/runner.ts';
+import { addQueueOptions, takeQueueOptions } from './queue.ts';
 import { addKnobOptions, checkFlags, EXIT_INTERRUPTED, INTERRUPTED } from './run.ts';
 
 const text = z.string().min(1);
@@ -156,8 +157,14 @@ export function register(program: Command, deps: BatchCliDeps = {}): void {
     .option('--manifest <file>', 'CSV or JSON rows video,ref,preset[,out] instead of the folder listing');
   addKnobOptions(command, 'batch')
     .option('--no-prefetch', "don't extract the next video's poses while the current one generates (less memory)")
-    .option('--json', 'NDJSON events on stdout, one per line (the summary goes to stderr)')
-    .action(async (dir: string, raw: Record<string, unknown>) => {
+    .option('--json', 'NDJSON events on stdout, one per line (the summary goes to stderr)');
+  addQueueOptions(command).action(async (dir: string, all: Record<string, unknown>) => {
+      const { farm, rest: raw } = takeQueueOptions(all);
+      if (farm) {
+        const { runFarmBatch } = await import('../farm/batch.ts'); // the render farm: src/farm
+        await runFarmBatch(parseBatchOptions(dir, raw), farm, { presets: deps.presets });
+        return;
+      }
       const f = parseBatchOptions(dir, raw);
       const resume = ['cnext', ...process.argv.slice(2)].join(' ');
       await runBatchCommand(f, deps, resume);

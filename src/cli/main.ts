@@ -23,6 +23,8 @@ const COMMANDS: ReadonlyArray<{ command: string; load: () => Promise<{ register:
   { command: 'batch', load: () => import('./batch.ts') },
   { command: 'presets', load: () => import('./presets.ts') },
   { command: 'doctor', load: () => import('./doctor.ts') },
+  { command: 'worker', load: () => import('./worker.ts') },
+  { command: 'queue', load: () => import('./queue.ts') },
 ];
 
 /** package.json's version. */
