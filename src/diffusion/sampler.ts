@@ -10,7 +10,7 @@
 import { CnextError, throwIfAborted } from '../core/errors.ts';
 import { noEmit, type EmitFn } from '../core/events.ts';
 import { float32, shapeString, type Float32Tensor } from '../core/tensor.ts';
-import type { ControlInput, ControlNeXt, Unet } from './components.ts';
+import type { ControlInput, ControlNeXt, Unet } from '../nets/interfaces.ts';
 import { debugPut, type DebugSink } from './debug.ts';
 import { applyGuidance } from './guidance.ts';
 import type { EulerDiscreteScheduler } from './scheduler.ts';

@@ -3,7 +3,7 @@
 // whose output passes a (3,1,1) 3-D conv across the frames of one decode call.
 import { CnextError } from '../core/errors.ts';
 import { asFloat32, type Float32Tensor } from '../core/tensor.ts';
-import type { Vae } from '../diffusion/components.ts';
+import type { Vae } from './interfaces.ts';
 import { DataType, GraphBuilder, MS_DOMAIN, type BuiltModel, type Value } from '../onnx/builder.ts';
 import { Session, type SessionOptions } from '../onnx/session.ts';
 import type { WeightSource } from '../weights/weight-source.ts';

@@ -2,7 +2,7 @@
 // encoder. pixel_values [B,3,S,S] (CLIP-normalised) → image_embeds [B, projection_dim].
 import { CnextError } from '../core/errors.ts';
 import { asFloat32, type Float32Tensor } from '../core/tensor.ts';
-import type { ImageEncoder } from '../diffusion/components.ts';
+import type { ImageEncoder } from './interfaces.ts';
 import { DataType, GraphBuilder, MS_DOMAIN, type BuiltModel, type Value } from '../onnx/builder.ts';
 import { Session, type SessionOptions } from '../onnx/session.ts';
 import type { WeightSource } from '../weights/weight-source.ts';

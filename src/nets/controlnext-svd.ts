@@ -4,7 +4,7 @@
 // cross-normalises and adds after its first down block.
 import { CnextError } from '../core/errors.ts';
 import { asFloat32 } from '../core/tensor.ts';
-import type { ControlNeXt } from '../diffusion/components.ts';
+import type { ControlNeXt } from './interfaces.ts';
 import { DataType, GraphBuilder, type BuiltModel, type Value } from '../onnx/builder.ts';
 import { Session, type SessionOptions } from '../onnx/session.ts';
 import type { WeightSource } from '../weights/weight-source.ts';

@@ -4,7 +4,7 @@
 // One graph per variant (with / without control inputs), dynamic batch, frames, height and width.
 import { CnextError } from '../core/errors.ts';
 import { asFloat32, float32, shapeString, type Float32Tensor } from '../core/tensor.ts';
-import type { ControlInput, Unet } from '../diffusion/components.ts';
+import type { ControlInput, Unet } from './interfaces.ts';
 import { DataType, GraphBuilder, type BuiltModel, type Value } from '../onnx/builder.ts';
 import { Session, type SessionOptions } from '../onnx/session.ts';
 import type { WeightSource } from '../weights/weight-source.ts';

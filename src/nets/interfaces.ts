@@ -1,0 +1,48 @@
+// The networks as the sampler sees them: typed async functions over float32 tensors. The ONNX Runtime
+// implementations are beside this file in src/nets/; tests may provide plain-TypeScript ones. Shapes follow diffusers.
+import type { Float32Tensor } from '../core/tensor.ts';
+
+/** CLIPVisionModelWithProjection: pixel_values [B,3,224,224] (CLIP-normalised) → image_embeds [B,D]. */
+export interface ImageEncoder {
+  encode(pixelValues: Float32Tensor): Promise<Float32Tensor>;
+  release(): Promise<void>;
+}
+
+/** AutoencoderKLTemporalDecoder. */
+export interface Vae {
+  /** image [B,3,H,W] in [−1,1] → latent_dist.mode() [B,4,H/8,W/8] (not scaled). */
+  encode(image: Float32Tensor): Promise<Float32Tensor>;
+  /** latents [N,4,h,w] (rows = consecutive frames of N/numFrames videos) → decoded [N,3,8h,8w]. */
+  decode(latents: Float32Tensor, numFrames: number): Promise<Float32Tensor>;
+  readonly scalingFactor: number;
+  release(): Promise<void>;
+}
+
+/** ControlNeXtSDVModel: sample [B,F,3,H,W] in [0,1], timestep → output [B·F,C0,h',w'] (scale is always 1). */
+export interface ControlNeXt {
+  run(sample: Float32Tensor, timestep: number): Promise<Float32Tensor>;
+  release(): Promise<void>;
+}
+
+export interface ControlInput {
+  /** [B·F, C0, hc, wc] */
+  readonly output: Float32Tensor;
+  /** [B·F] per-row scale (0 for the unconditional half). */
+  readonly scale: Float32Tensor;
+}
+
+/** UNetSpatioTemporalConditionControlNeXtModel. */
+export interface Unet {
+  /**
+   * sample [B,F,8,h,w], timestep, encoderHiddenStates [B,1,D], addedTimeIds [B,3], optional control
+   * → noise prediction [B,F,4,h,w].
+   */
+  run(
+    sample: Float32Tensor,
+    timestep: number,
+    encoderHiddenStates: Float32Tensor,
+    addedTimeIds: Float32Tensor,
+    control?: ControlInput,
+  ): Promise<Float32Tensor>;
+  release(): Promise<void>;
+}
