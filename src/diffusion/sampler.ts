@@ -5,11 +5,12 @@
 //
 // Departures that change no number: ControlNeXt runs once per window and step on the F conditional pose frames
 // (upstream runs it on the duplicated 2F rows — identical inputs, identical rows); its output is fed to the
-// UNet as [ctrl, ctrl] with scale 0 on the unconditional rows, exactly what upstream feeds. Pose maps are pulled
+// UNet as [ctrl, ctrl] with scale 0 on the unconditional rows, exactly what upstream feeds. Its timestep-free
+// stem is computed once per frame per job (within a byte budget) and only its head runs per step. Pose maps are pulled
 // per window from a PoseSource, never all held as floats.
 import { CnextError, throwIfAborted } from '../core/errors.ts';
 import { noEmit, type EmitFn } from '../core/events.ts';
-import { float32, shapeString, type Float32Tensor } from '../core/tensor.ts';
+import { float32, numel, shapeString, type Float32Tensor } from '../core/tensor.ts';
 import type { ControlInput, ControlNeXt, Unet } from '../nets/interfaces.ts';
 import { debugPut, type DebugSink } from './debug.ts';
 import { applyGuidance } from './guidance.ts';
@@ -92,12 +93,23 @@ export interface SamplerInputs {
   readonly cfg: boolean;
   /** Multiplies the conditional rows' control scale (1 = upstream). */
   readonly controlStrength: number;
+  /**
+   * Bytes of ControlNeXt stem features (the timestep-free part, one row per pose frame) kept for the whole job, so
+   * those frames run only the head at later steps. Default DEFAULT_STEM_CACHE_BYTES; 0 turns the cache off.
+   */
+  readonly stemCacheBytes?: number;
   readonly emit?: EmitFn;
   readonly signal?: AbortSignal;
   readonly debug?: DebugSink;
   /** Called after every completed step with the merged latents (checkpointing). */
   readonly onStep?: (step: number, latents: Float32Tensor) => Promise<void> | void;
 }
+
+/**
+ * Default stem-cache budget. A stem row is Cs·(H/2−4)·(W/2−4) values: 128 channels at 576×1024 are 74 MB in fp32,
+ * so 2 GiB keeps 29 frames — a whole 24-frame window; longer jobs keep their first frames and recompute the rest.
+ */
+export const DEFAULT_STEM_CACHE_BYTES = 2 * 2 ** 30;
 
 /** Runs the denoising steps firstStep…n−1 and returns the final merged latents (1, F, C, h, w). */
 export async function sample(inp: SamplerInputs): Promise<Float32Tensor> {
@@ -146,6 +158,50 @@ export async function sample(inp: SamplerInputs): Promise<Float32Tensor> {
   const controlRows = new Map<number, Float32Array>();
   let control: ControlInput | undefined; // (B2·fpb, C0, h', w'), reused by every window
 
+  // ControlNeXt's stem does not depend on the timestep: frame index → its stem row (Cs·hs·ws), kept for the whole
+  // job while the byte budget lasts (first come, first kept: every step visits the frames in the same order, so a
+  // fixed set beats LRU, which would evict each row just before its next use).
+  const stemRows = new Map<number, Float32Array>();
+  const stemBudget = inp.stemCacheBytes ?? DEFAULT_STEM_CACHE_BYTES;
+  let stemBytes = 0;
+  let stemDims: readonly number[] | undefined; // [Cs, hs, ws]
+  let featureBuffer: Float32Array | undefined; // the head's input, at most (1, fpb, Cs, hs, ws)
+  /** ControlNeXt output [n, C0, h', w'] of the given pose frames at timestep t. */
+  const controlFor = async (indices: readonly number[], t: number): Promise<Float32Tensor> => {
+    const { stem, head } = controlnext;
+    const pose = async (ks: readonly number[]) => {
+      const cond = float32([1, ks.length, 3, H, W], condBuffer.subarray(0, ks.length * 3 * plane));
+      await fillCondition(cond.data, poses, ks, plane);
+      return cond;
+    };
+    if (!stem || !head || stemBudget <= 0) return controlnext.run(await pose(indices), t);
+    const todo = indices.filter((k) => !stemRows.has(k));
+    let fresh: Float32Tensor | undefined;
+    if (todo.length) {
+      fresh = await stem(await pose(todo));
+      if (fresh.dims.length !== 5 || fresh.dims[1] !== todo.length) {
+        throw new CnextError('MODEL_OUTPUT', `the ControlNeXt stem returned ${shapeString(fresh.dims)} for ${todo.length} frames, expected [1, ${todo.length}, Cs, hs, ws]`);
+      }
+      stemDims = fresh.dims.slice(2);
+      const rowSize = fresh.data.length / todo.length;
+      todo.forEach((k, r) => {
+        if (stemBytes + rowSize * 4 > stemBudget) return;
+        stemRows.set(k, fresh!.data.slice(r * rowSize, (r + 1) * rowSize));
+        stemBytes += rowSize * 4;
+      });
+      if (todo.length === indices.length) return head(fresh, t); // same frames, same order
+    }
+    const rowSize = numel(stemDims!);
+    featureBuffer ??= new Float32Array(fpb * rowSize);
+    const features = float32([1, indices.length, ...stemDims!], featureBuffer.subarray(0, indices.length * rowSize));
+    const freshRow = new Map(todo.map((k, r) => [k, r]));
+    indices.forEach((k, j) => {
+      const r = freshRow.get(k);
+      features.data.set(r === undefined ? stemRows.get(k)! : fresh!.data.subarray(r * rowSize, (r + 1) * rowSize), j * rowSize);
+    });
+    return head(features, t);
+  };
+
   let latents = inp.latents.data;
   for (let i = inp.firstStep; i < steps; i++) {
     const t = scheduler.timesteps[i];
@@ -169,9 +225,7 @@ export async function sample(inp: SamplerInputs): Promise<Float32Tensor> {
       for (const k of [...controlRows.keys()]) if (k !== 0 && k <= s) controlRows.delete(k);
       const missing = frames.filter((k) => !controlRows.has(k));
       if (missing.length) {
-        const cond = float32([1, missing.length, 3, H, W], condBuffer.subarray(0, missing.length * 3 * plane));
-        await fillCondition(cond.data, poses, missing, plane);
-        const ctrl = await controlnext.run(cond, t);
+        const ctrl = await controlFor(missing, t);
         if (ctrl.dims.length !== 4 || ctrl.dims[0] !== missing.length) {
           throw new CnextError('MODEL_OUTPUT', `ControlNeXt returned ${shapeString(ctrl.dims)} for ${missing.length} frames, expected [${missing.length}, C0, h', w']`);
         }

@@ -3,7 +3,7 @@
 // Pose frames [B, F, 3, H, W] in [0,1] and a timestep → features [B·F, C0, h', w'] that the UNet
 // cross-normalises and adds after its first down block.
 import { CnextError } from '../core/errors.ts';
-import { asFloat32 } from '../core/tensor.ts';
+import { asFloat32, type Float32Tensor } from '../core/tensor.ts';
 import type { ControlNeXt } from './interfaces.ts';
 import { DataType, GraphBuilder, type BuiltModel, type Value } from '../onnx/builder.ts';
 import { Session, type SessionOptions } from '../onnx/session.ts';
@@ -57,26 +57,48 @@ export function controlNeXtOutChannels(weights: WeightSource): number {
 }
 
 /**
- * Graph: inputs `sample` [B, F, 3, H, W] float32, `timestep` [1] float32; output `output` [B·F, C0, h', w'].
+ * Which part of the model a graph computes. The stem (`embedding`: three conv → GroupNorm → ReLU) does not depend
+ * on the timestep — upstream adds the time embedding first in `down_res` — so the sampler computes it once per frame
+ * per job and runs only the head per step; `run(s, t)` is exactly `head(stem(s), t)` (same ops, same order).
+ * - `full`: `sample` [B, F, 3, H, W], `timestep` [1] → `output` [B·F, C0, h', w']
+ * - `stem`: `sample` [B, F, 3, H, W] → `stem` [B, F, Cs, hs, ws]
+ * - `head`: `stem` [B, F, Cs, hs, ws], `timestep` [1] → `output` [B·F, C0, h', w']
  */
-export function buildControlNeXt(weights: WeightSource, config: ControlNeXtConfig): BuiltModel {
-  const g = new GraphBuilder(weights, 'controlnext');
-  const sample = g.input('sample', DataType.FLOAT, ['B', 'F', 3, 'H', 'W']);
-  const t = g.input('timestep', DataType.FLOAT, [1]);
+export type ControlNeXtPart = 'full' | 'stem' | 'head';
+
+/** Graph of one part of the model (see ControlNeXtPart); float32 tensors in and out. */
+export function buildControlNeXt(weights: WeightSource, config: ControlNeXtConfig, part: ControlNeXtPart = 'full'): BuiltModel {
+  const g = new GraphBuilder(weights, part === 'full' ? 'controlnext' : `controlnext_${part}`);
   const D = config.time_embed_dim;
+  const stemOut = g.scope('embedding', () => g.weightShape('6.weight')?.[0]) ?? 128;
+
+  let x: Value;
+  let B: Value;
+  let F: Value;
+  if (part === 'head') {
+    const features = g.input('stem', DataType.FLOAT, ['B', 'F', stemOut, 'hs', 'ws']);
+    B = dim(g, features, 0);
+    F = dim(g, features, 1);
+    x = reshape(g, features, [-1, stemOut, dim(g, features, 3), dim(g, features, 4)]);
+  } else {
+    const sample = g.input('sample', DataType.FLOAT, ['B', 'F', 3, 'H', 'W']);
+    B = dim(g, sample, 0);
+    F = dim(g, sample, 1);
+    // (B·F, 3, H, W)
+    x = stem(g, reshape(g, sample, [-1, 3, dim(g, sample, 3), dim(g, sample, 4)]));
+    if (part === 'stem') {
+      g.output(reshape(g, x, [B, F, stemOut, dim(g, x, 2), dim(g, x, 3)]), 'stem', DataType.FLOAT, ['B', 'F', stemOut, 'hs', 'ws']);
+      weights.assertAllUsed((name) => !name.startsWith('embedding.'));
+      return g.build({ network: 'ControlNeXtSDVModel', part });
+    }
+  }
 
   // (B) → (B, D), then repeat_interleave over frames → (B·F, D)
-  const B = dim(g, sample, 0);
-  const F = dim(g, sample, 1);
+  const t = g.input('timestep', DataType.FLOAT, [1]);
   const tB = g.op('Expand', [t, B]);
   const embBatch = timestepEmbedding(g, 'time_embedding', timesteps(g, tB, TIME_PROJ_DIM), TIME_PROJ_DIM, D);
   const emb = repeatInterleave(g, embBatch, F, D);
 
-  // (B·F, 3, H, W)
-  let x = reshape(g, sample, [-1, 3, dim(g, sample, 3), dim(g, sample, 4)]);
-  x = stem(g, x);
-
-  const stemOut = g.scope('embedding', () => g.weightShape('6.weight')?.[0]) ?? 128;
   let c = stemOut;
   config.in_channels.forEach((inC, i) => {
     if (inC !== c) {
@@ -99,8 +121,8 @@ export function buildControlNeXt(weights: WeightSource, config: ControlNeXtConfi
     return conv(g, '1', sum, { inC: c, outC: controlNeXtOutChannels(weights), kernel: 1 });
   });
   g.output(x, 'output', DataType.FLOAT, ['BF', controlNeXtOutChannels(weights), 'h', 'w']);
-  weights.assertAllUsed();
-  return g.build({ network: 'ControlNeXtSDVModel' });
+  weights.assertAllUsed(part === 'head' ? (name) => name.startsWith('embedding.') : undefined);
+  return g.build({ network: 'ControlNeXtSDVModel', part });
 }
 
 /** conv(3→64, s2 p1) → GN(2) → ReLU → conv(64→64, p0) → GN(2) → ReLU → conv(64→128, p0) → GN(2) → ReLU. */
@@ -125,18 +147,32 @@ export function repeatInterleave(g: G, x: Value, frames: Value, width: number): 
   return reshape(g, expanded, [-1, width]);
 }
 
-/** A ControlNeXt on an ONNX Runtime session. */
+/** A ControlNeXt on two ONNX Runtime sessions: the stem and the head (run = head ∘ stem). */
 export async function loadControlNeXt(
   weights: WeightSource,
   config: ControlNeXtConfig,
   options: SessionOptions = {},
 ): Promise<ControlNeXt> {
-  const session = await Session.create(buildControlNeXt(weights, config), { label: 'ControlNeXt', ...options });
+  const stemSession = await Session.create(buildControlNeXt(weights, config, 'stem'), { label: 'ControlNeXt stem', ...options });
+  let headSession: Session;
+  try {
+    headSession = await Session.create(buildControlNeXt(weights, config, 'head'), { label: 'ControlNeXt', ...options });
+  } catch (e) {
+    await stemSession.release();
+    throw e;
+  }
+  const stemOf = async (sample: Float32Tensor) => asFloat32((await stemSession.run({ sample })).stem, 'ControlNeXt stem output');
+  const head = async (stemFeatures: Float32Tensor, timestep: number) => {
+    const out = await headSession.run({ stem: stemFeatures, timestep: { type: 'float32', dims: [1], data: Float32Array.of(timestep) } });
+    return asFloat32(out.output, 'ControlNeXt output');
+  };
   return {
-    async run(sample, timestep) {
-      const out = await session.run({ sample, timestep: { type: 'float32', dims: [1], data: Float32Array.of(timestep) } });
-      return asFloat32(out.output, "ControlNeXt output");
+    run: async (sample, timestep) => head(await stemOf(sample), timestep),
+    stem: stemOf,
+    head,
+    async release() {
+      await stemSession.release();
+      await headSession.release();
     },
-    release: () => session.release(),
   };
 }

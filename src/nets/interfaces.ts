@@ -18,9 +18,16 @@ export interface Vae {
   release(): Promise<void>;
 }
 
-/** ControlNeXtSDVModel: sample [B,F,3,H,W] in [0,1], timestep → output [B·F,C0,h',w'] (scale is always 1). */
+/**
+ * ControlNeXtSDVModel: sample [B,F,3,H,W] in [0,1], timestep → output [B·F,C0,h',w'] (scale is always 1).
+ * `stem`/`head`, when present, split `run` at the point where the timestep enters: `stem` (timestep-free,
+ * per frame) → [B,F,Cs,hs,ws], and `head(stem(s), t)` equals `run(s, t)` exactly — so a sampler may compute
+ * each frame's stem once per job.
+ */
 export interface ControlNeXt {
   run(sample: Float32Tensor, timestep: number): Promise<Float32Tensor>;
+  stem?(sample: Float32Tensor): Promise<Float32Tensor>;
+  head?(stem: Float32Tensor, timestep: number): Promise<Float32Tensor>;
   release(): Promise<void>;
 }
 
