@@ -3,13 +3,15 @@
 // Pose frames [B, F, 3, H, W] in [0,1] and a timestep → features [B·F, C0, h', w'] that the UNet
 // cross-normalises and adds after its first down block.
 import { CnextError } from '../core/errors.ts';
-import { asFloat32, type Float32Tensor } from '../core/tensor.ts';
+import type { Precision } from '../core/device.ts';
+import { float32 } from '../core/tensor.ts';
+import { asFloat, toFloat32, toFloatType, type FloatTensor, type FloatType } from './float16.ts';
 import type { ControlNeXt } from './interfaces.ts';
 import { DataType, GraphBuilder, type BuiltModel, type Value } from '../onnx/builder.ts';
-import { Session, type SessionOptions } from '../onnx/session.ts';
+import { Session } from '../onnx/session.ts';
 import type { WeightSource } from '../weights/weight-source.ts';
 import { timestepEmbedding, timesteps } from './embeddings.ts';
-import { conv, dim, relu, reshape, shape, type G } from './nn.ts';
+import { activationType, conv, dim, relu, reshape, shape, type G, type NetOptions } from './nn.ts';
 import { groupNorm } from './normalization.ts';
 import { downsample2D, resnetBlock2D } from './resnet.ts';
 
@@ -66,9 +68,13 @@ export function controlNeXtOutChannels(weights: WeightSource): number {
  */
 export type ControlNeXtPart = 'full' | 'stem' | 'head';
 
-/** Graph of one part of the model (see ControlNeXtPart); float32 tensors in and out. */
-export function buildControlNeXt(weights: WeightSource, config: ControlNeXtConfig, part: ControlNeXtPart = 'full'): BuiltModel {
-  const g = new GraphBuilder(weights, part === 'full' ? 'controlnext' : `controlnext_${part}`);
+/**
+ * Graph of one part of the model (see ControlNeXtPart). `sample`, `stem` and `output` are in the activations'
+ * format (float16 for fp16: the pose frames are exact-enough fp16 values and the features go to the UNet as they
+ * are); `timestep` is float32 (sinusoids in fp32).
+ */
+export function buildControlNeXt(weights: WeightSource, config: ControlNeXtConfig, part: ControlNeXtPart = 'full', precision: Precision = 'fp32'): BuiltModel {
+  const g = new GraphBuilder(weights, part === 'full' ? 'controlnext' : `controlnext_${part}`, activationType(precision));
   const D = config.time_embed_dim;
   const stemOut = g.scope('embedding', () => g.weightShape('6.weight')?.[0]) ?? 128;
 
@@ -76,18 +82,18 @@ export function buildControlNeXt(weights: WeightSource, config: ControlNeXtConfi
   let B: Value;
   let F: Value;
   if (part === 'head') {
-    const features = g.input('stem', DataType.FLOAT, ['B', 'F', stemOut, 'hs', 'ws']);
+    const features = g.input('stem', g.float, ['B', 'F', stemOut, 'hs', 'ws']);
     B = dim(g, features, 0);
     F = dim(g, features, 1);
     x = reshape(g, features, [-1, stemOut, dim(g, features, 3), dim(g, features, 4)]);
   } else {
-    const sample = g.input('sample', DataType.FLOAT, ['B', 'F', 3, 'H', 'W']);
+    const sample = g.input('sample', g.float, ['B', 'F', 3, 'H', 'W']);
     B = dim(g, sample, 0);
     F = dim(g, sample, 1);
     // (B·F, 3, H, W)
     x = stem(g, reshape(g, sample, [-1, 3, dim(g, sample, 3), dim(g, sample, 4)]));
     if (part === 'stem') {
-      g.output(reshape(g, x, [B, F, stemOut, dim(g, x, 2), dim(g, x, 3)]), 'stem', DataType.FLOAT, ['B', 'F', stemOut, 'hs', 'ws']);
+      g.output(reshape(g, x, [B, F, stemOut, dim(g, x, 2), dim(g, x, 3)]), 'stem', g.float, ['B', 'F', stemOut, 'hs', 'ws']);
       weights.assertAllUsed((name) => !name.startsWith('embedding.'));
       return g.build({ network: 'ControlNeXtSDVModel', part });
     }
@@ -120,7 +126,7 @@ export function buildControlNeXt(weights: WeightSource, config: ControlNeXtConfi
     const sum = g.op('Add', [m, x]);
     return conv(g, '1', sum, { inC: c, outC: controlNeXtOutChannels(weights), kernel: 1 });
   });
-  g.output(x, 'output', DataType.FLOAT, ['BF', controlNeXtOutChannels(weights), 'h', 'w']);
+  g.output(x, 'output', g.float, ['BF', controlNeXtOutChannels(weights), 'h', 'w']);
   weights.assertAllUsed(part === 'head' ? (name) => name.startsWith('embedding.') : undefined);
   return g.build({ network: 'ControlNeXtSDVModel', part });
 }
@@ -148,27 +154,26 @@ export function repeatInterleave(g: G, x: Value, frames: Value, width: number): 
 }
 
 /** A ControlNeXt on two ONNX Runtime sessions: the stem and the head (run = head ∘ stem). */
-export async function loadControlNeXt(
-  weights: WeightSource,
-  config: ControlNeXtConfig,
-  options: SessionOptions = {},
-): Promise<ControlNeXt> {
-  const stemSession = await Session.create(buildControlNeXt(weights, config, 'stem'), { label: 'ControlNeXt stem', ...options });
+export async function loadControlNeXt(weights: WeightSource, config: ControlNeXtConfig, options: NetOptions = {}): Promise<ControlNeXt> {
+  const io: FloatType = options.precision === 'fp16' ? 'float16' : 'float32';
+  const stemSession = await Session.create(buildControlNeXt(weights, config, 'stem', options.precision), { label: 'ControlNeXt stem', ...options });
   let headSession: Session;
   try {
-    headSession = await Session.create(buildControlNeXt(weights, config, 'head'), { label: 'ControlNeXt', ...options });
+    headSession = await Session.create(buildControlNeXt(weights, config, 'head', options.precision), { label: 'ControlNeXt', ...options });
   } catch (e) {
     await stemSession.release();
     throw e;
   }
-  const stemOf = async (sample: Float32Tensor) => asFloat32((await stemSession.run({ sample })).stem, 'ControlNeXt stem output');
-  const head = async (stemFeatures: Float32Tensor, timestep: number) => {
-    const out = await headSession.run({ stem: stemFeatures, timestep: { type: 'float32', dims: [1], data: Float32Array.of(timestep) } });
-    return asFloat32(out.output, 'ControlNeXt output');
+  const stem = async (sample: FloatTensor) =>
+    asFloat((await stemSession.run({ sample: toFloatType(sample, io) })).stem, io, 'ControlNeXt stem output');
+  const head = async (features: FloatTensor, timestep: number) => {
+    const out = await headSession.run({ stem: toFloatType(features, io), timestep: float32([1], Float32Array.of(timestep)) });
+    return asFloat(out.output, io, 'ControlNeXt output');
   };
   return {
-    run: async (sample, timestep) => head(await stemOf(sample), timestep),
-    stem: stemOf,
+    io,
+    run: async (sample, timestep) => toFloat32(await head(await stem(sample), timestep)),
+    stem,
     head,
     async release() {
       await stemSession.release();

@@ -1,6 +1,9 @@
 // The networks as the sampler sees them: typed async functions over float32 tensors. The ONNX Runtime
 // implementations are beside this file in src/nets/; tests may provide plain-TypeScript ones. Shapes follow diffusers.
 import type { Float32Tensor } from '../core/tensor.ts';
+import type { FloatTensor, FloatType } from './float16.ts';
+
+export type { FloatTensor, FloatType };
 
 /** CLIPVisionModelWithProjection: pixel_values [B,3,224,224] (CLIP-normalised) → image_embeds [B,D]. */
 export interface ImageEncoder {
@@ -20,20 +23,24 @@ export interface Vae {
 
 /**
  * ControlNeXtSDVModel: sample [B,F,3,H,W] in [0,1], timestep → output [B·F,C0,h',w'] (scale is always 1).
+ * `run` takes and gives float32 whatever the graph computes in.
  * `stem`/`head`, when present, split `run` at the point where the timestep enters: `stem` (timestep-free,
- * per frame) → [B,F,Cs,hs,ws], and `head(stem(s), t)` equals `run(s, t)` exactly — so a sampler may compute
- * each frame's stem once per job.
+ * per frame) → [B,F,Cs,hs,ws], and `head(stem(s), t)` equals `run(s, t)` — so a sampler may compute each frame's
+ * stem once per job. They take and give tensors of type `io` (float16 for an fp16 graph: no conversions, half
+ * the bytes; the UNet's `control_output` takes them as they are).
  */
 export interface ControlNeXt {
   run(sample: Float32Tensor, timestep: number): Promise<Float32Tensor>;
-  stem?(sample: Float32Tensor): Promise<Float32Tensor>;
-  head?(stem: Float32Tensor, timestep: number): Promise<Float32Tensor>;
+  /** The tensor type of stem/head's inputs and outputs (default float32). */
+  readonly io?: FloatType;
+  stem?(sample: FloatTensor): Promise<FloatTensor>;
+  head?(stem: FloatTensor, timestep: number): Promise<FloatTensor>;
   release(): Promise<void>;
 }
 
 export interface ControlInput {
-  /** [B·F, C0, hc, wc] */
-  readonly output: Float32Tensor;
+  /** [B·F, C0, hc, wc]: float32, or float16 from an fp16 ControlNeXt (converted if the UNet's graph differs). */
+  readonly output: FloatTensor;
   /** [B·F] per-row scale (0 for the unconditional half). */
   readonly scale: Float32Tensor;
 }

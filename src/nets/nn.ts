@@ -1,9 +1,37 @@
 // Layer helpers shared by every network: the torch module → ONNX op mapping, in one place.
 // Each takes the builder, reads its parameters from the current scope (so `conv1.weight` is looked up as
 // `<scope>.conv1.weight`) and returns the output value.
+import type { Precision } from '../core/device.ts';
 import { DataType, GraphBuilder, MS_DOMAIN, type Value } from '../onnx/builder.ts';
+import type { SessionOptions } from '../onnx/session.ts';
 
 export type G = GraphBuilder;
+
+// ---- number formats -------------------------------------------------------------------------------------
+// fp32 and tf32 build the float32 graphs; fp16 builds graphs whose activations and weights are float16, with
+// float32 islands where accuracy needs them (see DESIGN.md "fp16 graphs"). The helpers below are no-ops in
+// float32 graphs, so those stay node for node what they were.
+
+/**
+ * What a network loader takes: the session's options plus the precision its graph is built for (default fp32;
+ * tf32 builds the fp32 graph — TF32 math is a session setting).
+ */
+export type NetOptions = SessionOptions & { readonly precision?: Precision };
+
+/** The activations' format of a graph built for `precision`. */
+export function activationType(precision: Precision = 'fp32'): DataType.FLOAT | DataType.FLOAT16 {
+  return precision === 'fp16' ? DataType.FLOAT16 : DataType.FLOAT;
+}
+
+/** A float32 value (graph input, fp32 island result) into the activations' format. */
+export function toAct(g: G, x: Value): Value {
+  return g.float === DataType.FLOAT ? x : g.op('Cast', [x], { to: g.float });
+}
+
+/** An activation into float32 (graph outputs, entering an fp32 island). */
+export function toF32(g: G, x: Value): Value {
+  return g.float === DataType.FLOAT ? x : g.op('Cast', [x], { to: DataType.FLOAT });
+}
 
 /** torch.nn.Linear: y = x·Wᵀ + b with W [out, in] used as stored (FusedMatMul transB, no Transpose on the weight). */
 export function linear(g: G, name: string, x: Value, inF: number, outF: number, bias = true): Value {
