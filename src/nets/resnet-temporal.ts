@@ -21,7 +21,8 @@ export interface AlphaBlendSpec {
 /** AlphaBlender at scope `name` (parameter `mix_factor` [1]): out = α·spatial + (1−α)·temporal. Same shapes. */
 export function alphaBlend(g: G, name: string, spatial: Value, temporal: Value, spec: AlphaBlendSpec): Value {
   return g.scope(name, () => {
-    // the blend factors in float32 (one scalar each), then in the activations' format
+    // the blend factors from the scalar weight in float32, then in the activations' format: constant-folded at
+    // session creation (ORT folds on its CPU kernels, which have no fp16 Sigmoid)
     let alpha = g.op('Sigmoid', [g.param('mix_factor', [1], DataType.FLOAT)]);
     const one = g.scalarFloat(1);
     if (spec.switchSpatialToTemporalMix) alpha = g.op('Sub', [one, alpha]);

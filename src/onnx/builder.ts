@@ -34,6 +34,15 @@ export interface BuiltModel {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   readonly nodeCount: number;
+  /** The graph as built (nodes in creation order, which is topological), for structural checks (onnx/dtypes.ts). */
+  readonly graph: BuiltGraph;
+}
+
+export interface BuiltGraph {
+  readonly nodes: readonly NodeProto[];
+  readonly initializers: readonly TensorProto[];
+  readonly inputs: readonly ValueInfoProto[];
+  readonly outputs: readonly ValueInfoProto[];
 }
 
 const DTYPE_OF: Record<string, DataType> = {
@@ -252,6 +261,7 @@ export class GraphBuilder {
       inputNames: this.inputs.map((i) => i.name),
       outputNames: this.outputs.map((o) => o.name),
       nodeCount: this.nodes.length,
+      graph: { nodes: this.nodes, initializers: this.initializers, inputs: this.inputs, outputs: this.outputs },
     };
   }
 }
