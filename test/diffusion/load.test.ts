@@ -96,6 +96,14 @@ describe('loadComponents + generate on pipeline_tiny', () => {
     const files = diffusersFolderOnce();
     expect(() => loadComponents({ ...files, controlnext: path.join(tmp, 'missing.bin') })).toThrow(`Weight file ${path.join(tmp, 'missing.bin')} does not exist`);
   });
+
+  it('refuses fp16/tf32 on the CPU with one line, before reading any weights', () => {
+    const files = diffusersFolderOnce();
+    for (const precision of ['fp16', 'tf32'] as const) {
+      expect(() => loadComponents(files, { precision })).toThrow(`--precision ${precision} needs --device cuda; the CPU runs fp32 only`);
+    }
+    expect(() => loadComponents(files, { precision: 'fp32' })).not.toThrow();
+  });
 });
 
 let made: Files | undefined;
