@@ -17,8 +17,10 @@ export type G = GraphBuilder;
 //   Sums over up to ~10⁷ values per group at 576×1024; torch also accumulates in fp32. R
 // - LayerNorm: one fp16 LayerNormalization; its stash_type (default 1) makes the kernel compute mean/variance in
 //   fp32 — the island is inside the op. R
-// - attention: MultiHeadAttention in fp16; ORT's CUDA flash / memory-efficient kernels accumulate QKᵀ and the
-//   softmax in fp32. R (the VAE's single 512-wide head may take another kernel: unmeasured)
+// - attention: MultiHeadAttention in fp16. ORT's CUDA flash (head dim ≤ 256: UNet 64, CLIP 80) and cutlass
+//   memory-efficient kernels accumulate QKᵀ and the softmax in fp32; the unfused fallback
+//   (contrib_ops/cuda/bert/attention_softmax.cu) reads the fp16 scores as float, reduces max and sum in float and
+//   writes fp16 probabilities. R (which kernel the VAE's single 512-wide head gets: unmeasured)
 // - timestep sinusoids (UNet time/added-time ids/frame positions, ControlNeXt): fp32, cast after Sin/Cos. R
 // - the ControlNeXt injection in the UNet (row mean/std of both tensors, ratio, pooling): one fp32 island. R
 // - graph IO: float32 for the small tensors (latents, embeddings, decoded frames: cast in the graph); float16 for
