@@ -274,6 +274,8 @@ export async function sample(inp: SamplerInputs): Promise<Float32Tensor> {
       for (let k = 0; k < row.length; k++) row[k] /= c;
     }
     latents = acc;
+    // every frame's stem is cached: the stem's session (and its memory arena) is no longer needed
+    if (stemRows.size >= F && i < steps - 1) await controlnext.releaseStem?.();
     const merged = float32([1, F, C, h, w], latents);
     debugPut(debug, `dbg.latents_after_step${i}`, () => merged);
     await inp.onStep?.(i, merged);

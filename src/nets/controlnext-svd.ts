@@ -153,19 +153,32 @@ export function repeatInterleave(g: G, x: Value, frames: Value, width: number): 
   return reshape(g, expanded, [-1, width]);
 }
 
-/** A ControlNeXt on two ONNX Runtime sessions: the stem and the head (run = head ∘ stem). */
+/**
+ * A ControlNeXt on two ONNX Runtime sessions: the stem and the head (run = head ∘ stem). Both are created at load
+ * (so a bad model fails early); `releaseStem()` frees the stem's session — its memory arena is as large as its
+ * activations — once the caller holds every stem it needs, and a later stem() creates it again.
+ */
 export async function loadControlNeXt(weights: WeightSource, config: ControlNeXtConfig, options: NetOptions = {}): Promise<ControlNeXt> {
   const io: FloatType = options.precision === 'fp16' ? 'float16' : 'float32';
-  const stemSession = await Session.create(buildControlNeXt(weights, config, 'stem', options.precision), { label: 'ControlNeXt stem', ...options });
+  const createStem = () => Session.create(buildControlNeXt(weights, config, 'stem', options.precision), { label: 'ControlNeXt stem', ...options });
+  let stemSession: Promise<Session> | undefined = Promise.resolve(await createStem());
   let headSession: Session;
   try {
     headSession = await Session.create(buildControlNeXt(weights, config, 'head', options.precision), { label: 'ControlNeXt', ...options });
   } catch (e) {
-    await stemSession.release();
+    await (await stemSession).release();
     throw e;
   }
-  const stem = async (sample: FloatTensor) =>
-    asFloat((await stemSession.run({ sample: toFloatType(sample, io) })).stem, io, 'ControlNeXt stem output');
+  const releaseStem = async () => {
+    const s = stemSession;
+    stemSession = undefined;
+    if (s) await (await s).release();
+  };
+  const stem = async (sample: FloatTensor) => {
+    stemSession ??= createStem();
+    const out = await (await stemSession).run({ sample: toFloatType(sample, io) });
+    return asFloat(out.stem, io, 'ControlNeXt stem output');
+  };
   const head = async (features: FloatTensor, timestep: number) => {
     const out = await headSession.run({ stem: toFloatType(features, io), timestep: float32([1], Float32Array.of(timestep)) });
     return asFloat(out.output, io, 'ControlNeXt output');
@@ -175,8 +188,9 @@ export async function loadControlNeXt(weights: WeightSource, config: ControlNeXt
     run: async (sample, timestep) => toFloat32(await head(await stem(sample), timestep)),
     stem,
     head,
+    releaseStem,
     async release() {
-      await stemSession.release();
+      await releaseStem();
       await headSession.release();
     },
   };

@@ -35,6 +35,8 @@ export interface ControlNeXt {
   readonly io?: FloatType;
   stem?(sample: FloatTensor): Promise<FloatTensor>;
   head?(stem: FloatTensor, timestep: number): Promise<FloatTensor>;
+  /** Free what only stem() needs (the caller holds every stem it will use); stem() still works after it. */
+  releaseStem?(): Promise<void>;
   release(): Promise<void>;
 }
 

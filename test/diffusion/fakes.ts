@@ -193,6 +193,7 @@ export function fakeSplitControlNeXt(log: CallLog, stemRows: number[]): ControlN
     run: async (sample, t) => head(await stem(sample), t),
     stem,
     head,
+    releaseStem: async () => void log.released.push('controlnext-stem'),
     release: async () => void log.released.push('controlnext'),
   };
 }

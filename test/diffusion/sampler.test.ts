@@ -32,7 +32,7 @@ async function run(stemCacheBytes: number) {
     poses: poseSourceFromFrames(poses, F + 1), height: H, width: W, plan: planWindows(F, FPB, 1),
     guidance: linspaceF32(1, 3, FPB), cfg: true, controlStrength: 1, stemCacheBytes,
   });
-  return { out, stemRows, headRows: log.controlnext };
+  return { out, stemRows, headRows: log.controlnext, released: log.released };
 }
 
 describe('sampler: ControlNeXt stem cache', () => {
@@ -43,6 +43,9 @@ describe('sampler: ControlNeXt stem cache', () => {
     // frames 0 … F−1 (pose frame 0 and the driving frames the windows use), each once
     expect(on.stemRows.reduce((a, b) => a + b, 0)).toBe(F);
     expect(on.headRows).toEqual(off.headRows); // the head still runs per step on the same rows
+    // once every frame's stem is held, the stem's session is let go (it would only hold memory)
+    expect(on.released).toContain('controlnext-stem');
+    expect(off.released).not.toContain('controlnext-stem');
     expect(off.stemRows.reduce((a, b) => a + b, 0)).toBe(off.headRows.reduce((a, b) => a + b, 0));
     expect(off.stemRows.reduce((a, b) => a + b, 0)).toBeGreaterThan(STEPS * F - 1);
   });
@@ -53,5 +56,6 @@ describe('sampler: ControlNeXt stem cache', () => {
     expect(Buffer.from(some.out.data.buffer).equals(Buffer.from(off.out.data.buffer))).toBe(true);
     const perStep = off.stemRows.reduce((a, b) => a + b, 0) / STEPS;
     expect(some.stemRows.reduce((a, b) => a + b, 0)).toBe(perStep + (STEPS - 1) * (perStep - 3));
+    expect(some.released).not.toContain('controlnext-stem');
   });
 });

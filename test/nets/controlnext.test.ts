@@ -51,6 +51,15 @@ describe('ControlNeXt stem/head split', () => {
     }
   });
 
+  it('releaseStem frees the stem session; stem() creates it again and gives the same bits', async () => {
+    const sample = poses([1, 2, 3, 64, 64], 5);
+    const before = await net.stem!(sample);
+    await net.releaseStem!();
+    await net.releaseStem!(); // twice is fine
+    const after = await net.stem!(sample);
+    expect(Buffer.from(after.data.buffer).equals(Buffer.from(before.data.buffer))).toBe(true);
+  });
+
   it('the stem does not depend on the timestep, the head does', async () => {
     const sample = poses([1, 2, 3, 64, 64], 3);
     const stem = await net.stem!(sample);
