@@ -23,11 +23,16 @@ export interface VaeConfig {
   latent_channels: number;
   norm_num_groups: number;
   scaling_factor: number;
+  /**
+   * Encode in float32 even when the pipeline runs in fp16 (diffusers' SVD pipeline upcasts the VAE for
+   * `_encode_vae_image` when this is set — SVD's config sets it — and casts back to fp16 for decoding).
+   */
+  force_upcast: boolean;
 }
 
 const DEFAULTS: VaeConfig = {
   in_channels: 3, out_channels: 3, down_block_types: ['DownEncoderBlock2D'], block_out_channels: [64],
-  layers_per_block: 1, latent_channels: 4, norm_num_groups: 32, scaling_factor: 0.18215,
+  layers_per_block: 1, latent_channels: 4, norm_num_groups: 32, scaling_factor: 0.18215, force_upcast: true,
 };
 
 /** The temporal decoder's GroupNorms are fixed at 32 groups in diffusers (not configurable). */
@@ -170,12 +175,15 @@ export function buildVaeDecoder(weights: WeightSource, c: VaeConfig, precision: 
  * pipeline encodes once at the start and decodes at the end, so the two are never needed together.
  */
 export async function loadVae(weights: WeightSource, config: VaeConfig, options: NetOptions = {}): Promise<Vae> {
+  // as the reference: an fp16 pipeline encodes the (one) image in fp32 when the config says force_upcast
+  const encoderPrecision = options.precision === 'fp16' && config.force_upcast ? 'fp32' : options.precision;
+  const encoderOptions: NetOptions = { ...options, precision: encoderPrecision };
   let encoder: Session | undefined;
   let decoder: Session | undefined;
   return {
     scalingFactor: config.scaling_factor,
     async encode(image: Float32Tensor) {
-      encoder ??= await Session.create(buildVaeEncoder(weights, config, options.precision), { label: 'VAE encoder', ...options });
+      encoder ??= await Session.create(buildVaeEncoder(weights, config, encoderPrecision), { label: 'VAE encoder', ...encoderOptions });
       return asFloat32((await encoder.run({ image })).latent_mode, 'latent_mode');
     },
     async decode(latents: Float32Tensor, numFrames: number) {

@@ -160,7 +160,7 @@ describe('fp16 results against the fp32 fixtures (CPU)', () => {
     bound(e);
   });
 
-  it('VAE encoder and decoder', async () => {
+  it('VAE: the encoder follows force_upcast (fp32, as the reference), the decoder is fp16', async () => {
     const c = fixture('vae_tiny');
     const vae = await loadVae(openWeightFile(c.weightsPath()), resolveVaeConfig(cfg('vae_tiny')), { precision: 'fp16' });
     const latents = io(c, 'in.latents');
@@ -168,6 +168,7 @@ describe('fp16 results against the fp32 fixtures (CPU)', () => {
     const dec = err((await vae.decode(latents, Number(c.json.inputs.num_frames))).data, io(c, 'out.decoded').data);
     await vae.release();
     console.log('fp16 VAE vs fixture', { enc, dec });
+    expect(enc.maxAbs).toBeLessThan(1e-4); // force_upcast: the fixture's config sets it, so this is the fp32 encoder
     bound(enc);
     bound(dec);
   });
