@@ -23,11 +23,14 @@ export type G = GraphBuilder;
 //   writes fp16 probabilities. R (which kernel the VAE's single 512-wide head gets: unmeasured)
 // - timestep sinusoids (UNet time/added-time ids/frame positions, ControlNeXt): fp32, cast after Sin/Cos. R
 // - the ControlNeXt injection in the UNet (row mean/std of both tensors, ratio, pooling): one fp32 island. R
+// - the VAE encoder follows the config's force_upcast (SVD sets it): fp32, as diffusers' SVD pipeline encodes the
+//   image with the VAE upcast; the decoder is fp16. R (reference behaviour)
 // - graph IO: float32 for the small tensors (latents, embeddings, decoded frames: cast in the graph); float16 for
 //   the pose frames, ControlNeXt stem/output and the UNet's control_output (the largest transfer: ~550 MB per UNet
 //   call in fp32 at 576×1024×24, halved, and never converted on the host). R
 // fp16 vs the fp32 fixtures on ORT's CPU (test/nets/fp16.test.ts): max |error| / max |ref| 0.09 % (ControlNeXt),
-// 0.17 % (UNet), 0.1 % (VAE), 0.07 % (CLIP). M
+// 0.17 % (UNet), 0.1 % (VAE decoder), 0.07 % (CLIP); pipeline_tiny with fp16 ControlNeXt + UNet:
+// frames within 2.5e-3 (test/diffusion/load.test.ts). M
 
 /**
  * What a network loader takes: the session's options plus the precision its graph is built for (default fp32;
