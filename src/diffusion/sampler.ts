@@ -6,8 +6,8 @@
 // Departures that change no number: ControlNeXt runs once per window and step on the F conditional pose frames
 // (upstream runs it on the duplicated 2F rows — identical inputs, identical rows); its output is fed to the
 // UNet as [ctrl, ctrl] with scale 0 on the unconditional rows, exactly what upstream feeds. Its timestep-free
-// stem is computed once per frame per job (within a byte budget) and only its head runs per step. Pose maps are pulled
-// per window from a PoseSource, never all held as floats.
+// stem is computed once per frame per job (within a byte budget) and only its head runs per step (exact: the
+// same ops on the same values). Pose maps are pulled per window from a PoseSource, never all held as floats.
 import { CnextError, throwIfAborted } from '../core/errors.ts';
 import { noEmit, type EmitFn } from '../core/events.ts';
 import { float32, floatToHalf, numel, shapeString, type Float32Tensor } from '../core/tensor.ts';

@@ -2,7 +2,7 @@
 // the real ones, so the sampler and pipeline can be tested without weights. Every output depends on every input
 // the real network sees (frames interact, control and its scale matter), so wiring mistakes change the numbers.
 import { float32, type Float32Tensor } from '../../src/core/tensor.ts';
-import type { ControlInput, ControlNeXt, ImageEncoder, Unet, Vae } from '../../src/diffusion/components.ts';
+import type { ControlInput, ControlNeXt, ImageEncoder, Unet, Vae } from '../../src/nets/interfaces.ts';
 
 const f = Math.fround;
 
