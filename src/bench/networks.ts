@@ -184,6 +184,10 @@ export async function benchControlNeXtOverhead(args: NetBenchArgs): Promise<Benc
   const inp = unetInputs(s, config.cross_attention_dim as number);
   const cn = await loadControlNeXt(openWeightFile(path.join(s.controlnextDir, 'controlnet.bin')), controlNeXtConfig(s), session);
   const controlNeXtSec = await timeIt(() => cn.run(inp.poses, inp.t), 3);
+  // the sampler computes the timestep-free stem once per frame per job; per step only the head runs
+  const stem = await cn.stem!(inp.poses);
+  const controlNeXtStemSec = await timeIt(() => cn.stem!(inp.poses), 3);
+  const controlNeXtHeadSec = await timeIt(() => cn.head!(stem, inp.t), 3);
   await cn.release();
   const control = await controlFor(s, inp.poses, inp.t, session);
 
@@ -198,9 +202,12 @@ export async function benchControlNeXtOverhead(args: NetBenchArgs): Promise<Benc
     frames: s.frames,
     size: `${s.width}x${s.height}`,
     controlNeXtSec,
+    controlNeXtStemSec,
+    controlNeXtHeadSec,
     unetControlSec,
     unetPlainSec,
     stepWithControlSec: controlNeXtSec + unetControlSec,
+    stepWithCachedStemSec: controlNeXtHeadSec + unetControlSec,
     stepWithoutControlSec: unetPlainSec,
   };
 }

@@ -6,7 +6,7 @@ import { CnextError, throwIfAborted } from '../core/errors.ts';
 import { noEmit, type EmitFn } from '../core/events.ts';
 import { invalidParameterError } from '../core/is.ts';
 import { float32, shapeString, type Float32Tensor } from '../core/tensor.ts';
-import type { Vae } from './components.ts';
+import type { Vae } from '../nets/interfaces.ts';
 
 const f = Math.fround;
 

@@ -3,7 +3,7 @@
 // Only the conditional rows are returned; the sampler builds the zero rows of the unconditional half.
 import { CnextError } from '../core/errors.ts';
 import { float32, shapeString, type Float32Tensor, type Tensor } from '../core/tensor.ts';
-import type { ImageEncoder, Vae } from './components.ts';
+import type { ImageEncoder, Vae } from '../nets/interfaces.ts';
 import { debugPut, type DebugSink } from './debug.ts';
 import { clipPixelValues, vaeImageTensor, type ClipNormalization } from './svd-preprocess.ts';
 

@@ -6,6 +6,7 @@
 // asks for it (PipelineComponents), so only one stage's networks are in RAM at a time.
 import fs from 'node:fs';
 import path from 'node:path';
+import { checkDevicePrecision, type Precision } from '../core/device.ts';
 import { CnextError } from '../core/errors.ts';
 import { loadVae, resolveVaeConfig } from '../nets/autoencoder-kl-temporal-decoder.ts';
 import { loadImageEncoder, resolveClipVisionConfig } from '../nets/clip-vision.ts';
@@ -31,7 +32,15 @@ export interface ModelFiles {
 
 export interface LoadOptions {
   readonly session?: SessionOptions;
-  /** Which weight file of a diffusers sub-folder to use when both exist (default fp32, as the CPU computes in fp32). */
+  /**
+   * The networks' number format (default fp32; fp16 needs a CUDA session — refused on the CPU with one line).
+   * tf32 builds the fp32 graphs (TF32 math is a session setting).
+   */
+  readonly precision?: Precision;
+  /**
+   * Which weight file of a diffusers sub-folder to use when both exist: default fp16 for fp16 graphs (used as
+   * stored), fp32 otherwise (as the CPU computes in fp32).
+   */
   readonly variant?: 'fp32' | 'fp16';
 }
 
@@ -99,7 +108,9 @@ export function loadComponents(files: ModelFiles, options: LoadOptions = {}): Pi
     (files.controlnextConfig ? readJson(files.controlnextConfig) : {}) as Partial<ControlNeXtConfig>,
   );
 
-  const variant = options.variant;
+  const precision = options.precision ?? 'fp32';
+  checkDevicePrecision(options.session?.provider ?? 'cpu', precision);
+  const variant = options.variant ?? (precision === 'fp16' ? 'fp16' : undefined);
   const imageEncoderFile = requireWeights(sub('image_encoder'), 'model', variant, 'image encoder weights');
   const vaeFile = requireWeights(sub('vae'), 'diffusion_pytorch_model', variant, 'VAE weights');
   const baseUnet = weightFileIn(sub('unet'), 'diffusion_pytorch_model', variant);
@@ -110,7 +121,7 @@ export function loadComponents(files: ModelFiles, options: LoadOptions = {}): Pi
     if (f !== undefined && !fs.existsSync(f)) throw new CnextError('MODEL_FILE_MISSING', `Weight file ${f} does not exist`);
   }
   const unetFiles = [baseUnet, files.unet].filter((f): f is string => f !== undefined);
-  const session = options.session ?? {};
+  const session = { ...options.session, precision };
   const resolved: ResolvedModelFiles = { imageEncoder: imageEncoderFile, vae: vaeFile, unet: unetFiles, controlnext: files.controlnext };
 
   return {

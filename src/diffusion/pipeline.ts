@@ -16,7 +16,7 @@ import { noEmit, type EmitFn, type StageName } from '../core/events.ts';
 import { invalidParameterError } from '../core/is.ts';
 import { float32, numel, shapeString, type Float32Tensor, type Tensor } from '../core/tensor.ts';
 import { RunHasher, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
-import type { ControlNeXt, ImageEncoder, Unet, Vae } from './components.ts';
+import type { ControlNeXt, ImageEncoder, Unet, Vae } from '../nets/interfaces.ts';
 import type { DebugSink } from './debug.ts';
 import { debugPut } from './debug.ts';
 import { decodeLatents, postprocessFrames } from './decode.ts';

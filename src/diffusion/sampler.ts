@@ -5,12 +5,14 @@
 //
 // Departures that change no number: ControlNeXt runs once per window and step on the F conditional pose frames
 // (upstream runs it on the duplicated 2F rows — identical inputs, identical rows); its output is fed to the
-// UNet as [ctrl, ctrl] with scale 0 on the unconditional rows, exactly what upstream feeds. Pose maps are pulled
-// per window from a PoseSource, never all held as floats.
+// UNet as [ctrl, ctrl] with scale 0 on the unconditional rows, exactly what upstream feeds. Its timestep-free
+// stem is computed once per frame per job (within a byte budget) and only its head runs per step (exact: the
+// same ops on the same values). Pose maps are pulled per window from a PoseSource, never all held as floats.
 import { CnextError, throwIfAborted } from '../core/errors.ts';
 import { noEmit, type EmitFn } from '../core/events.ts';
-import { float32, shapeString, type Float32Tensor } from '../core/tensor.ts';
-import type { ControlInput, ControlNeXt, Unet } from './components.ts';
+import { float32, floatToHalf, numel, shapeString, type Float32Tensor } from '../core/tensor.ts';
+import { floatTensor, newFloatData, toFloat32, type FloatData, type FloatTensor, type FloatType } from '../nets/float16.ts';
+import type { ControlInput, ControlNeXt, Unet } from '../nets/interfaces.ts';
 import { debugPut, type DebugSink } from './debug.ts';
 import { applyGuidance } from './guidance.ts';
 import type { EulerDiscreteScheduler } from './scheduler.ts';
@@ -94,12 +96,23 @@ export interface SamplerInputs {
   readonly controlStrength: number;
   /** SVD's [fps id, motion bucket id, noise aug strength] (default ADDED_TIME_IDS). */
   readonly addedTimeIds?: readonly number[];
+  /**
+   * Bytes of ControlNeXt stem features (the timestep-free part, one row per pose frame) kept for the whole job, so
+   * those frames run only the head at later steps. Default DEFAULT_STEM_CACHE_BYTES; 0 turns the cache off.
+   */
+  readonly stemCacheBytes?: number;
   readonly emit?: EmitFn;
   readonly signal?: AbortSignal;
   readonly debug?: DebugSink;
   /** Called after every completed step with the merged latents (checkpointing). */
   readonly onStep?: (step: number, latents: Float32Tensor) => Promise<void> | void;
 }
+
+/**
+ * Default stem-cache budget. A stem row is Cs·(H/2−4)·(W/2−4) values: 128 channels at 576×1024 are 74 MB in fp32,
+ * so 2 GiB keeps 29 frames — a whole 24-frame window; longer jobs keep their first frames and recompute the rest.
+ */
+export const DEFAULT_STEM_CACHE_BYTES = 2 * 2 ** 30;
 
 /** Runs the denoising steps firstStep…n−1 and returns the final merged latents (1, F, C, h, w). */
 export async function sample(inp: SamplerInputs): Promise<Float32Tensor> {
@@ -138,15 +151,66 @@ export async function sample(inp: SamplerInputs): Promise<Float32Tensor> {
   // (B2, fpb, 2C, h, w): the image-latent channels never change; the latent channels are rewritten per window.
   const unetSample = float32([B2, fpb, 2 * C, h, w]);
   for (let j = 0; j < fpb; j++) unetSample.data.set(imageLat, (((B2 - 1) * fpb + j) * 2 + 1) * frameSize);
+  // ControlNeXt's tensors: float32, or float16 for an fp16 graph (the pose frames are written straight in half
+  // precision and its features go to the UNet unconverted). run() is float32 only, so it is used only for a
+  // ControlNeXt without the stem/head split.
+  const io: FloatType = controlnext.stem && controlnext.head ? (controlnext.io ?? 'float32') : 'float32';
+  const bytesPer = io === 'float32' ? 4 : 2;
   // Pose condition of the frames ControlNeXt still has to see in one window: at most (1, fpb, 3, H, W).
   const plane = H * W;
-  const condBuffer = new Float32Array(fpb * 3 * plane);
+  const condBuffer = newFloatData(io, fpb * 3 * plane);
   // ControlNeXt is per frame (2-D layers, GroupNorm per row, one t for all rows), so within a step the frames
   // that overlapping windows share, and pose frame 0 that every window starts with, are computed once:
   // frame index → its (C0·h'·w') output row at this step. Windows only move forward, so rows before the next
   // window's start are dropped as soon as that window begins; at most overlap + 1 rows are kept.
-  const controlRows = new Map<number, Float32Array>();
+  const controlRows = new Map<number, FloatData>();
   let control: ControlInput | undefined; // (B2·fpb, C0, h', w'), reused by every window
+
+  // ControlNeXt's stem does not depend on the timestep: frame index → its stem row (Cs·hs·ws), kept for the whole
+  // job while the byte budget lasts (first come, first kept: every step visits the frames in the same order, so a
+  // fixed set beats LRU, which would evict each row just before its next use).
+  const stemRows = new Map<number, FloatData>();
+  const stemBudget = inp.stemCacheBytes ?? DEFAULT_STEM_CACHE_BYTES;
+  let stemBytes = 0;
+  let stemDims: readonly number[] | undefined; // [Cs, hs, ws]
+  let featureBuffer: FloatData | undefined; // the head's input, at most (1, fpb, Cs, hs, ws)
+  /** ControlNeXt output [n, C0, h', w'] of the given pose frames at timestep t. */
+  const controlFor = async (indices: readonly number[], t: number): Promise<FloatTensor> => {
+    const { stem, head } = controlnext;
+    const pose = async (ks: readonly number[]) => {
+      const data = condBuffer.subarray(0, ks.length * 3 * plane);
+      await fillCondition(data, poses, ks, plane);
+      return floatTensor(io, [1, ks.length, 3, H, W], data);
+    };
+    if (!stem || !head) return controlnext.run((await pose(indices)) as Float32Tensor, t);
+    const todo = indices.filter((k) => !stemRows.has(k));
+    let fresh: FloatTensor | undefined;
+    if (todo.length) {
+      const out = await stem(await pose(todo));
+      if (out.dims.length !== 5 || out.dims[1] !== todo.length || out.type !== io) {
+        throw new CnextError('MODEL_OUTPUT', `the ControlNeXt stem returned ${out.type} ${shapeString(out.dims)} for ${todo.length} frames, expected ${io} [1, ${todo.length}, Cs, hs, ws]`);
+      }
+      fresh = out;
+      stemDims = out.dims.slice(2);
+      const rowSize = out.data.length / todo.length;
+      todo.forEach((k, r) => {
+        if (stemBytes + rowSize * bytesPer > stemBudget) return;
+        stemRows.set(k, out.data.slice(r * rowSize, (r + 1) * rowSize));
+        stemBytes += rowSize * bytesPer;
+      });
+      if (todo.length === indices.length) return head(out, t); // same frames, same order
+    }
+    const rowSize = numel(stemDims!);
+    featureBuffer ??= newFloatData(io, fpb * rowSize);
+    const features = featureBuffer.subarray(0, indices.length * rowSize);
+    const freshRow = new Map(todo.map((k, r) => [k, r]));
+    indices.forEach((k, j) => {
+      const r = freshRow.get(k);
+      const row = r === undefined ? stemRows.get(k)! : fresh!.data.subarray(r * rowSize, (r + 1) * rowSize);
+      (features as Float32Array).set(row as Float32Array, j * rowSize);
+    });
+    return head(floatTensor(io, [1, indices.length, ...stemDims!], features), t);
+  };
 
   let latents = inp.latents.data;
   for (let i = inp.firstStep; i < steps; i++) {
@@ -171,21 +235,19 @@ export async function sample(inp: SamplerInputs): Promise<Float32Tensor> {
       for (const k of [...controlRows.keys()]) if (k !== 0 && k <= s) controlRows.delete(k);
       const missing = frames.filter((k) => !controlRows.has(k));
       if (missing.length) {
-        const cond = float32([1, missing.length, 3, H, W], condBuffer.subarray(0, missing.length * 3 * plane));
-        await fillCondition(cond.data, poses, missing, plane);
-        const ctrl = await controlnext.run(cond, t);
+        const ctrl = await controlFor(missing, t);
         if (ctrl.dims.length !== 4 || ctrl.dims[0] !== missing.length) {
           throw new CnextError('MODEL_OUTPUT', `ControlNeXt returned ${shapeString(ctrl.dims)} for ${missing.length} frames, expected [${missing.length}, C0, h', w']`);
         }
         const rowSize = ctrl.data.length / missing.length;
         missing.forEach((k, r) => controlRows.set(k, ctrl.data.slice(r * rowSize, (r + 1) * rowSize)));
-        control ??= { output: float32([B2 * fpb, ...ctrl.dims.slice(1)]), scale: controlScale };
+        control ??= { output: floatTensor(ctrl.type, [B2 * fpb, ...ctrl.dims.slice(1)]), scale: controlScale };
       }
       // (B2·fpb, C0, h', w'): the same rows for both CFG halves (the unconditional half is scaled by 0)
       const ctrlOut = control!.output.data;
       const rowSize = ctrlOut.length / (B2 * fpb);
-      for (let bb = 0; bb < B2; bb++) frames.forEach((k, j) => ctrlOut.set(controlRows.get(k)!, (bb * fpb + j) * rowSize));
-      debugPut(debug, `${tag}.controlnext_out`, () => float32(control!.output.dims, ctrlOut.slice()));
+      for (let bb = 0; bb < B2; bb++) frames.forEach((k, j) => (ctrlOut as Float32Array).set(controlRows.get(k)! as Float32Array, (bb * fpb + j) * rowSize));
+      debugPut(debug, `${tag}.controlnext_out`, () => toFloat32(floatTensor(control!.output.type, control!.output.dims, ctrlOut.slice())));
       debugPut(debug, `${tag}.control_scale`, () => float32([B2 * fpb, 1, 1, 1], controlScale.data.slice()));
 
       const noise = await unet.run(unetSample, t, ehs, addedTimeIds, control!);
@@ -214,6 +276,8 @@ export async function sample(inp: SamplerInputs): Promise<Float32Tensor> {
       for (let k = 0; k < row.length; k++) row[k] /= c;
     }
     latents = acc;
+    // every frame's stem is cached: the stem's session (and its memory arena) is no longer needed
+    if (stemRows.size >= F && i < steps - 1) await controlnext.releaseStem?.();
     const merged = float32([1, F, C, h, w], latents);
     debugPut(debug, `dbg.latents_after_step${i}`, () => merged);
     await inp.onStep?.(i, merged);
@@ -223,9 +287,9 @@ export async function sample(inp: SamplerInputs): Promise<Float32Tensor> {
 
 /**
  * Writes the pose condition (1, n, 3, H, W) of the given pose frames as (2·(u/255) − 1 + 1)/2 in float32 — the
- * pipeline's preprocess round trip.
+ * pipeline's preprocess round trip — or that value rounded to float16 (raw half bits) when `out` is a Uint16Array.
  */
-async function fillCondition(out: Float32Array, poses: PoseSource, indices: readonly number[], plane: number): Promise<void> {
+async function fillCondition(out: FloatData, poses: PoseSource, indices: readonly number[], plane: number): Promise<void> {
   const frames = await Promise.all(indices.map((k) => poses.frame(k)));
   for (let j = 0; j < indices.length; j++) {
     const src = frames[j];
@@ -234,11 +298,14 @@ async function fillCondition(out: Float32Array, poses: PoseSource, indices: read
       throw new CnextError('INVALID_PARAMETER', `pose frame ${index} has ${src.length} bytes, expected ${plane * 3} (height×width×3 RGB)`);
     }
     const base = j * 3 * plane;
+    const lut = out instanceof Uint16Array ? POSE_LUT16 : POSE_LUT;
     for (let p = 0; p < plane; p++) {
-      for (let ch = 0; ch < 3; ch++) out[base + ch * plane + p] = POSE_LUT[src[p * 3 + ch]];
+      for (let ch = 0; ch < 3; ch++) out[base + ch * plane + p] = lut[src[p * 3 + ch]];
     }
   }
 }
 
 /** u8 → (2·(u/255) − 1 + 1)/2 in float32, for every byte value (same arithmetic as svd-preprocess poseFramesTensor). */
 const POSE_LUT = Float32Array.from({ length: 256 }, (_, u) => f(f(f(2 * f(u / 255)) - 1) + 1) / 2);
+/** The same values rounded to float16, as raw half bits. */
+const POSE_LUT16 = Uint16Array.from(POSE_LUT, (v) => floatToHalf(v));

@@ -2,12 +2,13 @@
 // and vae.py `Encoder`, v0.30.3): a 2-D KL encoder and a decoder whose resblocks are spatio-temporal and
 // whose output passes a (3,1,1) 3-D conv across the frames of one decode call.
 import { CnextError } from '../core/errors.ts';
+import type { Precision } from '../core/device.ts';
 import { asFloat32, type Float32Tensor } from '../core/tensor.ts';
-import type { Vae } from '../diffusion/components.ts';
+import type { Vae } from './interfaces.ts';
 import { DataType, GraphBuilder, MS_DOMAIN, type BuiltModel, type Value } from '../onnx/builder.ts';
-import { Session, type SessionOptions } from '../onnx/session.ts';
+import { Session } from '../onnx/session.ts';
 import type { WeightSource } from '../weights/weight-source.ts';
-import { conv, dim, linear, reshape, silu, transpose, type G } from './nn.ts';
+import { activationType, conv, dim, linear, reshape, silu, toAct, toF32, transpose, type G, type NetOptions } from './nn.ts';
 import { groupNorm } from './normalization.ts';
 import { downsample2D, resnetBlock2D, upsample2D } from './resnet.ts';
 import { spatioTemporalResBlock, type SpatioTemporalResSpec } from './resnet-temporal.ts';
@@ -22,11 +23,16 @@ export interface VaeConfig {
   latent_channels: number;
   norm_num_groups: number;
   scaling_factor: number;
+  /**
+   * Encode in float32 even when the pipeline runs in fp16 (diffusers' SVD pipeline upcasts the VAE for
+   * `_encode_vae_image` when this is set — SVD's config sets it — and casts back to fp16 for decoding).
+   */
+  force_upcast: boolean;
 }
 
 const DEFAULTS: VaeConfig = {
   in_channels: 3, out_channels: 3, down_block_types: ['DownEncoderBlock2D'], block_out_channels: [64],
-  layers_per_block: 1, latent_channels: 4, norm_num_groups: 32, scaling_factor: 0.18215,
+  layers_per_block: 1, latent_channels: 4, norm_num_groups: 32, scaling_factor: 0.18215, force_upcast: true,
 };
 
 /** The temporal decoder's GroupNorms are fixed at 32 groups in diffusers (not configurable). */
@@ -69,14 +75,14 @@ function vaeAttention(g: G, name: string, x: Value, C: number, groups: number): 
 }
 
 /** Graph: `image` [N, 3, H, W] in [−1, 1] → `latent_mode` [N, L, H/f, W/f] and `moments` [N, 2L, …]. */
-export function buildVaeEncoder(weights: WeightSource, c: VaeConfig): BuiltModel {
-  const g = new GraphBuilder(weights, 'vae_encoder');
+export function buildVaeEncoder(weights: WeightSource, c: VaeConfig, precision: Precision = 'fp32'): BuiltModel {
+  const g = new GraphBuilder(weights, 'vae_encoder', activationType(precision));
   const image = g.input('image', DataType.FLOAT, ['N', c.in_channels, 'H', 'W']);
   const boc = c.block_out_channels;
   const groups = c.norm_num_groups;
   const L = c.latent_channels;
   const moments = g.scope('encoder', () => {
-    let x = conv(g, 'conv_in', image, { inC: c.in_channels, outC: boc[0], kernel: 3, pad: 1 });
+    let x = conv(g, 'conv_in', toAct(g, image), { inC: c.in_channels, outC: boc[0], kernel: 3, pad: 1 });
     let ch = boc[0];
     boc.forEach((outC, i) => {
       x = g.scope(['down_blocks', i], () => {
@@ -100,8 +106,8 @@ export function buildVaeEncoder(weights: WeightSource, c: VaeConfig): BuiltModel
   const q = conv(g, 'quant_conv', moments, { inC: 2 * L, outC: 2 * L, kernel: 1 });
   // latent_dist.mode() = the mean = first L channels of the moments
   const mode = g.op('Slice', [q, g.constInt64([0]), g.constInt64([L]), g.constInt64([1])]);
-  g.output(mode, 'latent_mode', DataType.FLOAT, ['N', L, 'h', 'w']);
-  g.output(q, 'moments', DataType.FLOAT, ['N', 2 * L, 'h', 'w']);
+  g.output(toF32(g, mode), 'latent_mode', DataType.FLOAT, ['N', L, 'h', 'w']);
+  g.output(toF32(g, q), 'moments', DataType.FLOAT, ['N', 2 * L, 'h', 'w']);
   weights.assertAllUsed((n) => n.startsWith('decoder.') || n.startsWith('post_quant_conv.'));
   return g.build({ network: 'AutoencoderKLTemporalDecoder.encoder' });
 }
@@ -110,8 +116,8 @@ export function buildVaeEncoder(weights: WeightSource, c: VaeConfig): BuiltModel
  * Graph: `latents` [N, L, h, w] (rows = consecutive frames of N/F videos), `num_frames` int64 [1]
  * → `decoded` [N, 3, h·f, w·f]. The temporal layers see only the frames of this call.
  */
-export function buildVaeDecoder(weights: WeightSource, c: VaeConfig): BuiltModel {
-  const g = new GraphBuilder(weights, 'vae_decoder');
+export function buildVaeDecoder(weights: WeightSource, c: VaeConfig, precision: Precision = 'fp32'): BuiltModel {
+  const g = new GraphBuilder(weights, 'vae_decoder', activationType(precision));
   const latents = g.input('latents', DataType.FLOAT, ['N', c.latent_channels, 'h', 'w']);
   const frames = g.input('num_frames', DataType.INT64, [1]);
   const rev = [...c.block_out_channels].reverse();
@@ -121,7 +127,7 @@ export function buildVaeDecoder(weights: WeightSource, c: VaeConfig): BuiltModel
     mergeStrategy: 'learned', switchSpatialToTemporalMix: true,
   });
   const decoded = g.scope('decoder', () => {
-    let x = conv(g, 'conv_in', latents, { inC: c.latent_channels, outC: top, kernel: 3, pad: 1 });
+    let x = conv(g, 'conv_in', toAct(g, latents), { inC: c.latent_channels, outC: top, kernel: 3, pad: 1 });
     // MidBlockTemporalDecoder holds layers_per_block resnets but ONE attention, and its forward is
     // resnets[0] then zip(resnets[1:], attentions): so only resnets[0], attentions[0], resnets[1] ever run.
     x = g.scope('mid_block', () => {
@@ -153,7 +159,7 @@ export function buildVaeDecoder(weights: WeightSource, c: VaeConfig): BuiltModel
     const t = conv(g, 'time_conv_out', video, { inC: c.out_channels, outC: c.out_channels, kernel: [3, 1, 1], pad: [1, 0, 0] });
     return reshape(g, transpose(g, t, [0, 2, 1, 3, 4]), [-1, c.out_channels, H, W]);
   });
-  g.output(decoded, 'decoded', DataType.FLOAT, ['N', c.out_channels, 'H', 'W']);
+  g.output(toF32(g, decoded), 'decoded', DataType.FLOAT, ['N', c.out_channels, 'H', 'W']);
   weights.assertAllUsed(
     (n) =>
       n.startsWith('encoder.') || n.startsWith('quant_conv.') ||
@@ -168,13 +174,16 @@ export function buildVaeDecoder(weights: WeightSource, c: VaeConfig): BuiltModel
  * The VAE on two ONNX Runtime sessions, each created on first use and released by `release()` — the
  * pipeline encodes once at the start and decodes at the end, so the two are never needed together.
  */
-export async function loadVae(weights: WeightSource, config: VaeConfig, options: SessionOptions = {}): Promise<Vae> {
+export async function loadVae(weights: WeightSource, config: VaeConfig, options: NetOptions = {}): Promise<Vae> {
+  // as the reference: an fp16 pipeline encodes the (one) image in fp32 when the config says force_upcast
+  const encoderPrecision = options.precision === 'fp16' && config.force_upcast ? 'fp32' : options.precision;
+  const encoderOptions: NetOptions = { ...options, precision: encoderPrecision };
   let encoder: Session | undefined;
   let decoder: Session | undefined;
   return {
     scalingFactor: config.scaling_factor,
     async encode(image: Float32Tensor) {
-      encoder ??= await Session.create(buildVaeEncoder(weights, config), { label: 'VAE encoder', ...options });
+      encoder ??= await Session.create(buildVaeEncoder(weights, config, encoderPrecision), { label: 'VAE encoder', ...encoderOptions });
       return asFloat32((await encoder.run({ image })).latent_mode, 'latent_mode');
     },
     async decode(latents: Float32Tensor, numFrames: number) {
@@ -185,7 +194,7 @@ export async function loadVae(weights: WeightSource, config: VaeConfig, options:
         await encoder.release();
         encoder = undefined;
       }
-      decoder ??= await Session.create(buildVaeDecoder(weights, config), { label: 'VAE decoder', ...options });
+      decoder ??= await Session.create(buildVaeDecoder(weights, config, options.precision), { label: 'VAE decoder', ...options });
       const out = await decoder.run({ latents, num_frames: { type: 'int64', dims: [1], data: BigInt64Array.of(BigInt(numFrames)) } });
       return asFloat32(out.decoded, 'decoded');
     },

@@ -1,12 +1,13 @@
 // transformers `CLIPVisionModelWithProjection` (models/clip/modeling_clip.py @ d6751d9, = v4.44): SVD's image
 // encoder. pixel_values [B,3,S,S] (CLIP-normalised) → image_embeds [B, projection_dim].
 import { CnextError } from '../core/errors.ts';
+import type { Precision } from '../core/device.ts';
 import { asFloat32, type Float32Tensor } from '../core/tensor.ts';
-import type { ImageEncoder } from '../diffusion/components.ts';
+import type { ImageEncoder } from './interfaces.ts';
 import { DataType, GraphBuilder, MS_DOMAIN, type BuiltModel, type Value } from '../onnx/builder.ts';
-import { Session, type SessionOptions } from '../onnx/session.ts';
+import { Session } from '../onnx/session.ts';
 import type { WeightSource } from '../weights/weight-source.ts';
-import { conv, dim, gelu, linear, reshape, transpose, type G } from './nn.ts';
+import { activationType, conv, dim, gelu, linear, reshape, toAct, toF32, transpose, type G, type NetOptions } from './nn.ts';
 import { layerNorm } from './normalization.ts';
 
 /** config.json keys of CLIPVisionConfig that shape the graph. */
@@ -43,14 +44,14 @@ export function resolveClipVisionConfig(raw: Record<string, unknown>): ClipVisio
 }
 
 /** Graph: input `pixel_values` [B, C, S, S]; outputs `image_embeds` [B, P] and `last_hidden_state` [B, N+1, D]. */
-export function buildClipVision(weights: WeightSource, c: ClipVisionConfig): BuiltModel {
-  const g = new GraphBuilder(weights, 'clip_vision');
+export function buildClipVision(weights: WeightSource, c: ClipVisionConfig, precision: Precision = 'fp32'): BuiltModel {
+  const g = new GraphBuilder(weights, 'clip_vision', activationType(precision));
   const D = c.hidden_size;
   const patches = (c.image_size / c.patch_size) ** 2;
   const pixels = g.input('pixel_values', DataType.FLOAT, ['B', c.num_channels, c.image_size, c.image_size]);
 
   const last = g.scope('vision_model', () => {
-    let h = embeddings(g, pixels, c, patches);
+    let h = embeddings(g, toAct(g, pixels), c, patches);
     h = layerNorm(g, 'pre_layrnorm', h, D, c.layer_norm_eps);
     for (let i = 0; i < c.num_hidden_layers; i++) h = g.scope(['encoder', 'layers', i], () => encoderLayer(g, h, c));
     return h;
@@ -59,8 +60,8 @@ export function buildClipVision(weights: WeightSource, c: ClipVisionConfig): Bui
   const cls = g.op('Gather', [last, g.constInt64([0], [])], { axis: 1 });
   const pooled = g.scope('vision_model', () => layerNorm(g, 'post_layernorm', cls, D, c.layer_norm_eps));
   const embeds = linear(g, 'visual_projection', pooled, D, c.projection_dim, false);
-  g.output(embeds, 'image_embeds', DataType.FLOAT, ['B', c.projection_dim]);
-  g.output(last, 'last_hidden_state', DataType.FLOAT, ['B', patches + 1, D]);
+  g.output(toF32(g, embeds), 'image_embeds', DataType.FLOAT, ['B', c.projection_dim]);
+  g.output(toF32(g, last), 'last_hidden_state', DataType.FLOAT, ['B', patches + 1, D]);
   weights.assertAllUsed((n) => n === 'vision_model.embeddings.position_ids');
   return g.build({ network: 'CLIPVisionModelWithProjection' });
 }
@@ -94,7 +95,7 @@ function encoderLayer(g: G, h: Value, c: ClipVisionConfig): Value {
   const normed2 = layerNorm(g, 'layer_norm2', h, D, c.layer_norm_eps);
   const mlp = g.scope('mlp', () => {
     const f1 = linear(g, 'fc1', normed2, D, c.intermediate_size);
-    const act = c.hidden_act === 'gelu' ? gelu(g, f1) : g.op('Mul', [f1, g.op('Sigmoid', [g.op('Mul', [f1, g.scalarFloat(1.702)])])]);
+    const act = c.hidden_act === 'gelu' ? gelu(g, f1) : g.op('Mul', [f1, g.op('Sigmoid', [g.op('Mul', [f1, g.scalarAct(1.702)])])]);
     return linear(g, 'fc2', act, c.intermediate_size, D);
   });
   return g.op('Add', [h, mlp]);
@@ -105,8 +106,8 @@ export interface ClipVisionRunner extends ImageEncoder {
   run(pixelValues: Float32Tensor): Promise<{ imageEmbeds: Float32Tensor; lastHiddenState: Float32Tensor }>;
 }
 
-export async function loadImageEncoder(weights: WeightSource, config: ClipVisionConfig, options: SessionOptions = {}): Promise<ClipVisionRunner> {
-  const session = await Session.create(buildClipVision(weights, config), { label: 'CLIP image encoder', ...options });
+export async function loadImageEncoder(weights: WeightSource, config: ClipVisionConfig, options: NetOptions = {}): Promise<ClipVisionRunner> {
+  const session = await Session.create(buildClipVision(weights, config, options.precision), { label: 'CLIP image encoder', ...options });
   const run = async (pixelValues: Float32Tensor) => {
     const out = await session.run({ pixel_values: pixelValues });
     return {

@@ -3,13 +3,15 @@
 // Pose frames [B, F, 3, H, W] in [0,1] and a timestep → features [B·F, C0, h', w'] that the UNet
 // cross-normalises and adds after its first down block.
 import { CnextError } from '../core/errors.ts';
-import { asFloat32 } from '../core/tensor.ts';
-import type { ControlNeXt } from '../diffusion/components.ts';
+import type { Precision } from '../core/device.ts';
+import { float32 } from '../core/tensor.ts';
+import { asFloat, toFloat32, toFloatType, type FloatTensor, type FloatType } from './float16.ts';
+import type { ControlNeXt } from './interfaces.ts';
 import { DataType, GraphBuilder, type BuiltModel, type Value } from '../onnx/builder.ts';
-import { Session, type SessionOptions } from '../onnx/session.ts';
+import { Session } from '../onnx/session.ts';
 import type { WeightSource } from '../weights/weight-source.ts';
 import { timestepEmbedding, timesteps } from './embeddings.ts';
-import { conv, dim, relu, reshape, shape, type G } from './nn.ts';
+import { activationType, conv, dim, relu, reshape, shape, type G, type NetOptions } from './nn.ts';
 import { groupNorm } from './normalization.ts';
 import { downsample2D, resnetBlock2D } from './resnet.ts';
 
@@ -57,26 +59,52 @@ export function controlNeXtOutChannels(weights: WeightSource): number {
 }
 
 /**
- * Graph: inputs `sample` [B, F, 3, H, W] float32, `timestep` [1] float32; output `output` [B·F, C0, h', w'].
+ * Which part of the model a graph computes. The stem (`embedding`: three conv → GroupNorm → ReLU) does not depend
+ * on the timestep — upstream adds the time embedding first in `down_res` — so the sampler computes it once per frame
+ * per job and runs only the head per step; `run(s, t)` is exactly `head(stem(s), t)` (same ops, same order).
+ * - `full`: `sample` [B, F, 3, H, W], `timestep` [1] → `output` [B·F, C0, h', w']
+ * - `stem`: `sample` [B, F, 3, H, W] → `stem` [B, F, Cs, hs, ws]
+ * - `head`: `stem` [B, F, Cs, hs, ws], `timestep` [1] → `output` [B·F, C0, h', w']
  */
-export function buildControlNeXt(weights: WeightSource, config: ControlNeXtConfig): BuiltModel {
-  const g = new GraphBuilder(weights, 'controlnext');
-  const sample = g.input('sample', DataType.FLOAT, ['B', 'F', 3, 'H', 'W']);
-  const t = g.input('timestep', DataType.FLOAT, [1]);
+export type ControlNeXtPart = 'full' | 'stem' | 'head';
+
+/**
+ * Graph of one part of the model (see ControlNeXtPart). `sample`, `stem` and `output` are in the activations'
+ * format (float16 for fp16: the pose frames are exact-enough fp16 values and the features go to the UNet as they
+ * are); `timestep` is float32 (sinusoids in fp32).
+ */
+export function buildControlNeXt(weights: WeightSource, config: ControlNeXtConfig, part: ControlNeXtPart = 'full', precision: Precision = 'fp32'): BuiltModel {
+  const g = new GraphBuilder(weights, part === 'full' ? 'controlnext' : `controlnext_${part}`, activationType(precision));
   const D = config.time_embed_dim;
+  const stemOut = g.scope('embedding', () => g.weightShape('6.weight')?.[0]) ?? 128;
+
+  let x: Value;
+  let B: Value;
+  let F: Value;
+  if (part === 'head') {
+    const features = g.input('stem', g.float, ['B', 'F', stemOut, 'hs', 'ws']);
+    B = dim(g, features, 0);
+    F = dim(g, features, 1);
+    x = reshape(g, features, [-1, stemOut, dim(g, features, 3), dim(g, features, 4)]);
+  } else {
+    const sample = g.input('sample', g.float, ['B', 'F', 3, 'H', 'W']);
+    B = dim(g, sample, 0);
+    F = dim(g, sample, 1);
+    // (B·F, 3, H, W)
+    x = stem(g, reshape(g, sample, [-1, 3, dim(g, sample, 3), dim(g, sample, 4)]));
+    if (part === 'stem') {
+      g.output(reshape(g, x, [B, F, stemOut, dim(g, x, 2), dim(g, x, 3)]), 'stem', g.float, ['B', 'F', stemOut, 'hs', 'ws']);
+      weights.assertAllUsed((name) => !name.startsWith('embedding.'));
+      return g.build({ network: 'ControlNeXtSDVModel', part });
+    }
+  }
 
   // (B) → (B, D), then repeat_interleave over frames → (B·F, D)
-  const B = dim(g, sample, 0);
-  const F = dim(g, sample, 1);
+  const t = g.input('timestep', DataType.FLOAT, [1]);
   const tB = g.op('Expand', [t, B]);
   const embBatch = timestepEmbedding(g, 'time_embedding', timesteps(g, tB, TIME_PROJ_DIM), TIME_PROJ_DIM, D);
   const emb = repeatInterleave(g, embBatch, F, D);
 
-  // (B·F, 3, H, W)
-  let x = reshape(g, sample, [-1, 3, dim(g, sample, 3), dim(g, sample, 4)]);
-  x = stem(g, x);
-
-  const stemOut = g.scope('embedding', () => g.weightShape('6.weight')?.[0]) ?? 128;
   let c = stemOut;
   config.in_channels.forEach((inC, i) => {
     if (inC !== c) {
@@ -98,9 +126,9 @@ export function buildControlNeXt(weights: WeightSource, config: ControlNeXtConfi
     const sum = g.op('Add', [m, x]);
     return conv(g, '1', sum, { inC: c, outC: controlNeXtOutChannels(weights), kernel: 1 });
   });
-  g.output(x, 'output', DataType.FLOAT, ['BF', controlNeXtOutChannels(weights), 'h', 'w']);
-  weights.assertAllUsed();
-  return g.build({ network: 'ControlNeXtSDVModel' });
+  g.output(x, 'output', g.float, ['BF', controlNeXtOutChannels(weights), 'h', 'w']);
+  weights.assertAllUsed(part === 'head' ? (name) => name.startsWith('embedding.') : undefined);
+  return g.build({ network: 'ControlNeXtSDVModel', part });
 }
 
 /** conv(3→64, s2 p1) → GN(2) → ReLU → conv(64→64, p0) → GN(2) → ReLU → conv(64→128, p0) → GN(2) → ReLU. */
@@ -125,18 +153,45 @@ export function repeatInterleave(g: G, x: Value, frames: Value, width: number): 
   return reshape(g, expanded, [-1, width]);
 }
 
-/** A ControlNeXt on an ONNX Runtime session. */
-export async function loadControlNeXt(
-  weights: WeightSource,
-  config: ControlNeXtConfig,
-  options: SessionOptions = {},
-): Promise<ControlNeXt> {
-  const session = await Session.create(buildControlNeXt(weights, config), { label: 'ControlNeXt', ...options });
+/**
+ * A ControlNeXt on two ONNX Runtime sessions: the stem and the head (run = head ∘ stem). Both are created at load
+ * (so a bad model fails early); `releaseStem()` frees the stem's session — its memory arena is as large as its
+ * activations — once the caller holds every stem it needs, and a later stem() creates it again.
+ */
+export async function loadControlNeXt(weights: WeightSource, config: ControlNeXtConfig, options: NetOptions = {}): Promise<ControlNeXt> {
+  const io: FloatType = options.precision === 'fp16' ? 'float16' : 'float32';
+  const createStem = () => Session.create(buildControlNeXt(weights, config, 'stem', options.precision), { label: 'ControlNeXt stem', ...options });
+  let stemSession: Promise<Session> | undefined = Promise.resolve(await createStem());
+  let headSession: Session;
+  try {
+    headSession = await Session.create(buildControlNeXt(weights, config, 'head', options.precision), { label: 'ControlNeXt', ...options });
+  } catch (e) {
+    await (await stemSession).release();
+    throw e;
+  }
+  const releaseStem = async () => {
+    const s = stemSession;
+    stemSession = undefined;
+    if (s) await (await s).release();
+  };
+  const stem = async (sample: FloatTensor) => {
+    stemSession ??= createStem();
+    const out = await (await stemSession).run({ sample: toFloatType(sample, io) });
+    return asFloat(out.stem, io, 'ControlNeXt stem output');
+  };
+  const head = async (features: FloatTensor, timestep: number) => {
+    const out = await headSession.run({ stem: toFloatType(features, io), timestep: float32([1], Float32Array.of(timestep)) });
+    return asFloat(out.output, io, 'ControlNeXt output');
+  };
   return {
-    async run(sample, timestep) {
-      const out = await session.run({ sample, timestep: { type: 'float32', dims: [1], data: Float32Array.of(timestep) } });
-      return asFloat32(out.output, "ControlNeXt output");
+    io,
+    run: async (sample, timestep) => toFloat32(await head(await stem(sample), timestep)),
+    stem,
+    head,
+    releaseStem,
+    async release() {
+      await releaseStem();
+      await headSession.release();
     },
-    release: () => session.release(),
   };
 }

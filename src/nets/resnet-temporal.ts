@@ -1,8 +1,8 @@
 // diffusers `TemporalResnetBlock`, `SpatioTemporalResBlock` and `AlphaBlender` (src/diffusers/models/resnet.py,
 // v0.30.3). Shared by the UNet (time embedding, merge "learned_with_images", α·spatial) and the VAE decoder
 // (no time embedding, merge "learned" with switch_spatial_to_temporal_mix, (1−α)·spatial).
-import type { Value } from '../onnx/builder.ts';
-import { conv, dim, linear, reshape, silu, transpose, type G } from './nn.ts';
+import { DataType, type Value } from '../onnx/builder.ts';
+import { conv, dim, linear, reshape, silu, toAct, transpose, type G } from './nn.ts';
 import { groupNorm } from './normalization.ts';
 import { resnetBlock2D } from './resnet.ts';
 
@@ -21,11 +21,13 @@ export interface AlphaBlendSpec {
 /** AlphaBlender at scope `name` (parameter `mix_factor` [1]): out = α·spatial + (1−α)·temporal. Same shapes. */
 export function alphaBlend(g: G, name: string, spatial: Value, temporal: Value, spec: AlphaBlendSpec): Value {
   return g.scope(name, () => {
-    let alpha = g.op('Sigmoid', [g.param('mix_factor', [1])]);
+    // the blend factors from the scalar weight in float32, then in the activations' format: constant-folded at
+    // session creation (ORT folds on its CPU kernels, which have no fp16 Sigmoid)
+    let alpha = g.op('Sigmoid', [g.param('mix_factor', [1], DataType.FLOAT)]);
     const one = g.scalarFloat(1);
     if (spec.switchSpatialToTemporalMix) alpha = g.op('Sub', [one, alpha]);
     const beta = g.op('Sub', [one, alpha]);
-    return g.op('Add', [g.op('Mul', [alpha, spatial]), g.op('Mul', [beta, temporal])]);
+    return g.op('Add', [g.op('Mul', [toAct(g, alpha), spatial]), g.op('Mul', [toAct(g, beta), temporal])]);
   });
 }
 

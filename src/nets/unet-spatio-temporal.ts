@@ -2,15 +2,17 @@
 // ControlNeXt-SVD-v2/models/unet_spatio_temporal_condition_controlnext.py): diffusers' SVD UNet
 // (UNetSpatioTemporalConditionModel, v0.30.3) plus the ControlNeXt injection after down block 0.
 // One graph per variant (with / without control inputs), dynamic batch, frames, height and width.
+import type { Precision } from '../core/device.ts';
 import { CnextError } from '../core/errors.ts';
 import { asFloat32, float32, shapeString, type Float32Tensor } from '../core/tensor.ts';
-import type { ControlInput, Unet } from '../diffusion/components.ts';
+import type { ControlInput, Unet } from './interfaces.ts';
 import { DataType, GraphBuilder, type BuiltModel, type Value } from '../onnx/builder.ts';
 import { Session, type SessionOptions } from '../onnx/session.ts';
 import type { WeightSource } from '../weights/weight-source.ts';
 import { repeatInterleave } from './controlnext-svd.ts';
+import { toFloatType, type FloatTensor, type FloatType } from './float16.ts';
 import { timestepEmbedding, timesteps } from './embeddings.ts';
-import { conv, dim, reshape, shape, silu, type G } from './nn.ts';
+import { activationType, conv, dim, reshape, shape, silu, toAct, toF32, type G } from './nn.ts';
 import { groupNorm } from './normalization.ts';
 import type { TemporalContext } from './transformer-temporal.ts';
 import {
@@ -152,6 +154,12 @@ export interface BuildUnetOptions {
   control: boolean;
   /** Also output the intermediate values the fixtures hold (dbg.time_emb, dbg.aug_emb, dbg.down0_out, dbg.down1_in, dbg.mid_out). */
   debug?: boolean;
+  /**
+   * fp16: float16 weights and activations; `control_output` is float16 (it comes from an fp16 ControlNeXt: half
+   * the bytes of the largest input), the other inputs and the output stay float32 and are cast in the graph.
+   * fp32 islands: timestep sinusoids, GroupNorm statistics, the ControlNeXt injection. Default fp32.
+   */
+  precision?: Precision;
 }
 
 /**
@@ -162,17 +170,17 @@ export interface BuildUnetOptions {
  */
 export function buildUnet(weights: WeightSource, config: UnetConfig, options: BuildUnetOptions): BuiltModel {
   const L = unetLayout(config);
-  const g = new GraphBuilder(weights, options.control ? 'unet_controlnext' : 'unet');
+  const g = new GraphBuilder(weights, options.control ? 'unet_controlnext' : 'unet', activationType(options.precision));
   const C0 = L.channels[0];
   const T = 4 * C0;
   const D = L.crossDims[0];
   const inC = config.in_channels;
   const sample = g.input('sample', DataType.FLOAT, ['B', 'F', inC, 'h', 'w']);
   const t = g.input('timestep', DataType.FLOAT, [1]);
-  const ehs = g.input('encoder_hidden_states', DataType.FLOAT, ['B', 1, D]);
+  const ehs = toAct(g, g.input('encoder_hidden_states', DataType.FLOAT, ['B', 1, D]));
   const ids = g.input('added_time_ids', DataType.FLOAT, ['B', L.timeIds]);
   const dbg = (v: Value, name: string, dims: Array<number | string>) => {
-    if (options.debug) g.output(v, `dbg.${name}`, DataType.FLOAT, dims);
+    if (options.debug) g.output(toF32(g, v), `dbg.${name}`, DataType.FLOAT, dims);
   };
 
   // 1. time: (B, 4·C0) = time_embedding(sinusoid(t)) + add_embedding(concat of sinusoid(id) per id)
@@ -197,7 +205,7 @@ export function buildUnet(weights: WeightSource, config: UnetConfig, options: Bu
   };
 
   // 2. conv_in on (B·F, in, h, w)
-  let x = conv(g, 'conv_in', reshape(g, sample, [-1, inC, dim(g, sample, 3), dim(g, sample, 4)]), { inC, outC: C0, kernel: 3, pad: 1 });
+  let x = conv(g, 'conv_in', toAct(g, reshape(g, sample, [-1, inC, dim(g, sample, 3), dim(g, sample, 4)])), { inC, outC: C0, kernel: 3, pad: 1 });
   const skips: Skip[] = [{ value: x, channels: C0 }];
 
   // 3. down blocks (+ 4. the control after block 0)
@@ -217,7 +225,7 @@ export function buildUnet(weights: WeightSource, config: UnetConfig, options: Bu
       dbg(x, 'down0_out', ['BF', C0, 'h0', 'w0']);
       if (options.control) {
         x = injectControl(g, x, {
-          output: g.input('control_output', DataType.FLOAT, ['BF', C0, 'hc', 'wc']),
+          output: g.input('control_output', g.float, ['BF', C0, 'hc', 'wc']),
           scale: g.input('control_scale', DataType.FLOAT, ['BF', 1, 1, 1]),
           poolH: g.input('pool_h', DataType.FLOAT, ['h0', 'hc']),
           poolW: g.input('pool_w', DataType.FLOAT, ['wc', 'w0']),
@@ -252,7 +260,7 @@ export function buildUnet(weights: WeightSource, config: UnetConfig, options: Bu
   x = silu(g, groupNorm(g, 'conv_norm_out', x, C0, RESNET_GROUPS, NORM_OUT_EPS));
   x = conv(g, 'conv_out', x, { inC: C0, outC: config.out_channels, kernel: 3, pad: 1 });
   x = reshape(g, x, [B, F, config.out_channels, dim(g, x, 2), dim(g, x, 3)]);
-  g.output(x, 'noise_pred', DataType.FLOAT, ['B', 'F', config.out_channels, 'h', 'w']);
+  g.output(toF32(g, x), 'noise_pred', DataType.FLOAT, ['B', 'F', config.out_channels, 'h', 'w']);
   weights.assertAllUsed();
   return g.build({ network: 'UNetSpatioTemporalConditionControlNeXtModel', control: String(options.control) });
 }
@@ -266,18 +274,20 @@ interface ControlValues {
 
 /**
  * x (B·F, C0, h', w') + adaptive_avg_pool(c')·scale·0.2 with c' = (c − mean c)·(std x / (std c + 1e-5)) + mean x,
- * mean and unbiased std per row over (C, H, W); the pool is pool_h · c' · pool_w.
+ * mean and unbiased std per row over (C, H, W); the pool is pool_h · c' · pool_w. In fp16 graphs all of it is an
+ * fp32 island (means and stds over 10⁵–10⁶ values per row, a ratio of stds), cast back once at the end.
  */
-function injectControl(g: G, x: Value, c: ControlValues): Value {
+function injectControl(g: G, xAct: Value, c: ControlValues): Value {
   return g.scope('controlnext_injection', () => {
+    const x = toF32(g, xAct);
     const sx = rowStats(g, x);
-    const sc = rowStats(g, c.output);
+    const sc = rowStats(g, toF32(g, c.output));
     const ratio = g.op('Div', [sx.std, g.op('Add', [sc.std, g.scalarFloat(CONTROL_STD_EPS)])]);
     const normed = g.op('Add', [g.op('Mul', [sc.centered, ratio]), sx.mean]);
     // (h', hc) · (B·F, C0, hc, wc) · (wc, w') → (B·F, C0, h', w')
     const pooled = g.op('MatMul', [g.op('MatMul', [c.poolH, normed]), c.poolW]);
     const added = g.op('Mul', [g.op('Mul', [pooled, c.scale]), g.scalarFloat(CONTROL_FACTOR)]);
-    return g.op('Add', [x, added]);
+    return toAct(g, g.op('Add', [x, added]));
   });
 }
 
@@ -355,6 +365,8 @@ export function checkUnetInputs(
 }
 
 export interface UnetLoadOptions extends SessionOptions {
+  /** The graph's precision (BuildUnetOptions.precision); default fp32. */
+  readonly precision?: Precision;
   /**
    * Which graph variant's session to create at load: 'control' (default; the pipeline passes control on every
    * step, scale 0 for the unconditional half) or 'plain' (a caller that never passes control). The other one
@@ -367,11 +379,12 @@ export interface UnetLoadOptions extends SessionOptions {
 export async function loadUnet(weights: WeightSource, config: UnetConfig, options: UnetLoadOptions = {}): Promise<Unet> {
   const L = unetLayout(config);
   const { preload = 'control', ...sessionOptions } = options;
+  const controlType: FloatType = options.precision === 'fp16' ? 'float16' : 'float32';
   const sessions = new Map<boolean, Promise<Session>>();
   const session = (control: boolean): Promise<Session> => {
     let s = sessions.get(control);
     if (!s) {
-      s = Session.create(buildUnet(weights, config, { control }), { label: 'UNet', ...sessionOptions });
+      s = Session.create(buildUnet(weights, config, { control, precision: options.precision }), { label: 'UNet', ...sessionOptions });
       sessions.set(control, s);
     }
     return s;
@@ -380,7 +393,7 @@ export async function loadUnet(weights: WeightSource, config: UnetConfig, option
   return {
     async run(sample, timestep, encoderHiddenStates, addedTimeIds, control) {
       const { h, w } = checkUnetInputs(L, sample, encoderHiddenStates, addedTimeIds, control);
-      const feeds: Record<string, Float32Tensor> = {
+      const feeds: Record<string, FloatTensor> = {
         sample,
         timestep: float32([1], Float32Array.of(timestep)),
         encoder_hidden_states: encoderHiddenStates,
@@ -389,7 +402,7 @@ export async function loadUnet(weights: WeightSource, config: UnetConfig, option
       if (control) {
         const [h0, w0] = block0Size(config, h, w);
         const [, , hc, wc] = control.output.dims;
-        feeds.control_output = control.output;
+        feeds.control_output = toFloatType(control.output, controlType);
         feeds.control_scale = float32([control.scale.dims[0], 1, 1, 1], control.scale.data);
         feeds.pool_h = float32([h0, hc], adaptivePoolMatrix(hc, h0));
         feeds.pool_w = float32([wc, w0], transposeMatrix(adaptivePoolMatrix(wc, w0), w0, wc));

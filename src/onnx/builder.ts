@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CnextError } from '../core/errors.ts';
+import { floatToHalf } from '../core/tensor.ts';
 import type { WeightEntry, WeightSource } from '../weights/weight-source.ts';
 import {
   DataType, encodeModel,
@@ -33,6 +34,15 @@ export interface BuiltModel {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   readonly nodeCount: number;
+  /** The graph as built (nodes in creation order, which is topological), for structural checks (onnx/dtypes.ts). */
+  readonly graph: BuiltGraph;
+}
+
+export interface BuiltGraph {
+  readonly nodes: readonly NodeProto[];
+  readonly initializers: readonly TensorProto[];
+  readonly inputs: readonly ValueInfoProto[];
+  readonly outputs: readonly ValueInfoProto[];
 }
 
 const DTYPE_OF: Record<string, DataType> = {
@@ -48,6 +58,7 @@ export class GraphBuilder {
   private readonly outputs: ValueInfoProto[] = [];
   private readonly scopeStack: string[] = [];
   private readonly params = new Map<string, Value>();
+  private readonly stored = new Map<string, Value>();
   private readonly constants = new Map<string, Value>();
   private readonly names = new Set<string>();
   private counter = 0;
@@ -55,6 +66,8 @@ export class GraphBuilder {
   constructor(
     readonly weights: WeightSource | undefined,
     readonly graphName = 'cnext',
+    /** The activations' number format (FLOAT, or FLOAT16 for fp16 graphs): what param() and constAct() give. */
+    readonly float: DataType.FLOAT | DataType.FLOAT16 = DataType.FLOAT,
   ) {}
 
   // ---- scopes -------------------------------------------------------------------------------------
@@ -112,41 +125,59 @@ export class GraphBuilder {
   }
 
   /**
-   * The weight `<scope>.<local>` as a float32 value, checked against `shape`. fp16/bf16 weights are cast on
-   * the initializer (folded at session creation, or kept fp16 in low-memory mode).
+   * The weight `<scope>.<local>` checked against `shape`, as a value of `type` (default: the activations' format).
+   * A weight stored in that format is used as stored; others are cast on the initializer (folded at session
+   * creation, or kept as stored in low-memory mode).
    */
-  param(local: string, shape: readonly number[]): Value {
+  param(local: string, shape: readonly number[], type: DataType = this.float): Value {
     const key = this.key(local);
-    const cached = this.params.get(key);
+    const cached = this.params.get(`${key}|${type}`);
     if (cached) return cached;
     if (!this.weights) throw new Error(`graph has no weight source for ${key}`);
     const entry = this.weights.expect(key, shape);
-    const v = this.weightValue(entry);
-    this.params.set(key, v);
+    const v = this.weightValue(entry, type);
+    this.params.set(`${key}|${type}`, v);
     return v;
   }
 
-  private weightValue(entry: WeightEntry): Value {
+  private weightValue(entry: WeightEntry, type: DataType): Value {
     const dataType = DTYPE_OF[entry.dtype];
     if (dataType === undefined) {
       throw new CnextError('WEIGHTS_UNSUPPORTED', `Weight ${entry.name} in ${entry.file} has dtype ${entry.dtype}, which networks cannot use`);
     }
-    const dims = entry.layout ? entry.layout.storedShape : entry.shape;
-    const tensor: TensorProto = { name: entry.name, dataType, dims, external: { location: '', offset: entry.offset, length: entry.length } };
-    this.names.add(entry.name);
-    this.initializers.push(tensor);
-    this.externals.push({ tensor, file: entry.file });
-    let v: Value = { name: entry.name };
-    if (entry.dtype !== 'F32') v = this.op('Cast', [v], { to: DataType.FLOAT }, { name: `${entry.name}/Cast` });
+    let v = this.stored.get(entry.name);
+    if (!v) {
+      const dims = entry.layout ? entry.layout.storedShape : entry.shape;
+      const tensor: TensorProto = { name: entry.name, dataType, dims, external: { location: '', offset: entry.offset, length: entry.length } };
+      this.names.add(entry.name);
+      this.initializers.push(tensor);
+      this.externals.push({ tensor, file: entry.file });
+      v = { name: entry.name };
+      this.stored.set(entry.name, v);
+    }
+    if (dataType !== type) v = this.op('Cast', [v], { to: type }, { name: `${entry.name}/Cast` });
     if (entry.layout) v = this.op('Transpose', [v], { perm: entry.layout.perm }, { name: `${entry.name}/Transpose` });
     return v;
   }
 
   // ---- constants ----------------------------------------------------------------------------------------
 
-  constFloat(values: ArrayLike<number>, dims: readonly number[] = [values.length]): Value {
+  constFloat(values: ArrayLike<number>, dims: readonly number[] = [values.length], type: DataType.FLOAT | DataType.FLOAT16 = DataType.FLOAT): Value {
+    if (type === DataType.FLOAT16) {
+      const half = Uint16Array.from(values as ArrayLike<number>, (x) => floatToHalf(x));
+      return this.constant(DataType.FLOAT16, dims, new Uint8Array(half.buffer));
+    }
     const data = Float32Array.from(values as ArrayLike<number>);
     return this.constant(DataType.FLOAT, dims, new Uint8Array(data.buffer));
+  }
+
+  /** A constant in the activations' format (float32, or float16 in fp16 graphs). */
+  constAct(values: ArrayLike<number>, dims: readonly number[] = [values.length]): Value {
+    return this.constFloat(values, dims, this.float);
+  }
+
+  scalarAct(v: number): Value {
+    return this.constAct([v], []);
   }
 
   constInt64(values: ArrayLike<number>, dims: readonly number[] = [values.length]): Value {
@@ -233,6 +264,7 @@ export class GraphBuilder {
       inputNames: this.inputs.map((i) => i.name),
       outputNames: this.outputs.map((o) => o.name),
       nodeCount: this.nodes.length,
+      graph: { nodes: this.nodes, initializers: this.initializers, inputs: this.inputs, outputs: this.outputs },
     };
   }
 }

@@ -75,7 +75,7 @@ export class Session {
     readonly provider: ExecutionProvider,
   ) {}
 
-  static async create(model: BuiltModel, options: SessionOptions = {}): Promise<Session> {
+  static async create(model: Pick<BuiltModel, 'bytes' | 'externalDir'>, options: SessionOptions = {}): Promise<Session> {
     const label = options.label ?? 'network';
     const provider = options.provider ?? 'cpu';
     if (options.precision) checkDevicePrecision(provider, options.precision);
@@ -123,7 +123,7 @@ export class Session {
   static async fromFile(file: string, options: SessionOptions = {}): Promise<Session> {
     const label = options.label ?? path.basename(file);
     const bytes = await fs.promises.readFile(file);
-    return Session.create({ bytes, externalDir: path.dirname(fs.realpathSync(file)), inputNames: [], outputNames: [], nodeCount: 0 }, { ...options, label });
+    return Session.create({ bytes, externalDir: path.dirname(fs.realpathSync(file)) }, { ...options, label });
   }
 
   /** Declared shape of each input, in order (a symbolic or unknown dimension is −1). */

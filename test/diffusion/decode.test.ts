@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { JobEvent } from '../../src/core/events.ts';
 import { float32, type Float32Tensor } from '../../src/core/tensor.ts';
-import type { Vae } from '../../src/diffusion/components.ts';
+import type { Vae } from '../../src/nets/interfaces.ts';
 import { decodeLatents, framesToRgb, postprocessFrames } from '../../src/diffusion/decode.ts';
 
 /** Records what it is given; "decodes" a latent value v into a 2×2 patch of v per channel 0..2. */

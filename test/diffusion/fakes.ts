@@ -2,7 +2,7 @@
 // the real ones, so the sampler and pipeline can be tested without weights. Every output depends on every input
 // the real network sees (frames interact, control and its scale matter), so wiring mistakes change the numbers.
 import { float32, type Float32Tensor } from '../../src/core/tensor.ts';
-import type { ControlInput, ControlNeXt, ImageEncoder, Unet, Vae } from '../../src/diffusion/components.ts';
+import type { ControlInput, ControlNeXt, ImageEncoder, Unet, Vae } from '../../src/nets/interfaces.ts';
 
 const f = Math.fround;
 
@@ -171,3 +171,29 @@ export const SVD_SCHEDULER_CONFIG = {
 export const CLIP_NORM = { image_mean: [0.48145466, 0.4578275, 0.40821073], image_std: [0.26862954, 0.26130258, 0.27577711] };
 
 export type { Float32Tensor };
+
+/**
+ * fakeControlNeXt with the stem/head split of the real one: `stem` is timestep-free (it logs its rows in
+ * `stemRows`), `head` adds the timestep (logging its rows in `log.controlnext`); `run` = head ∘ stem.
+ */
+export function fakeSplitControlNeXt(log: CallLog, stemRows: number[]): ControlNeXt {
+  const plain = fakeControlNeXt(newLog()); // its calls are logged as stem rows here
+  const stem = async (sample: Float32Tensor): Promise<Float32Tensor> => {
+    const [B, F] = sample.dims;
+    stemRows.push(B * F);
+    return plain.run(sample, 0).then((t) => float32([B, F, ...t.dims.slice(1)], t.data));
+  };
+  const head = async (s: Float32Tensor, t: number): Promise<Float32Tensor> => {
+    const [B, F, ...rest] = s.dims;
+    log.controlnext.push(B * F);
+    const out = s.data.map((v) => f(v + t * 0.01));
+    return float32([B * F, ...rest], out);
+  };
+  return {
+    run: async (sample, t) => head(await stem(sample), t),
+    stem,
+    head,
+    releaseStem: async () => void log.released.push('controlnext-stem'),
+    release: async () => void log.released.push('controlnext'),
+  };
+}

@@ -9,7 +9,11 @@ import { loadComponents } from '../../src/diffusion/load.ts';
 import { generate } from '../../src/diffusion/pipeline.ts';
 import { poseSourceFromFrames } from '../../src/diffusion/sampler.ts';
 import { poseFramesTensor } from '../../src/diffusion/svd-preprocess.ts';
+import { loadControlNeXt, resolveControlNeXtConfig } from '../../src/nets/controlnext-svd.ts';
+import type { FloatTensor } from '../../src/nets/interfaces.ts';
+import { loadUnet, resolveUnetConfig } from '../../src/nets/unet-spatio-temporal.ts';
 import { readAllTensors } from '../../src/parity/case.ts';
+import { openWeightFile } from '../../src/weights/open.ts';
 import { fixturesDir } from '../parity/fixtures-dir.ts';
 
 const caseDir = path.join(fixturesDir(), 'pipeline_tiny');
@@ -95,6 +99,44 @@ describe('loadComponents + generate on pipeline_tiny', () => {
     expect(() => loadComponents({ svdDir: empty, controlnext: 'x' })).toThrow(`Cannot read ${path.join(empty, 'scheduler', 'scheduler_config.json')}`);
     const files = diffusersFolderOnce();
     expect(() => loadComponents({ ...files, controlnext: path.join(tmp, 'missing.bin') })).toThrow(`Weight file ${path.join(tmp, 'missing.bin')} does not exist`);
+  });
+
+  it('runs end to end with fp16 ControlNeXt and UNet graphs (fp16 features from stem to UNet, on the CPU)', async () => {
+    const files = diffusersFolderOnce();
+    const comps = loadComponents(files);
+    const types: string[] = [];
+    const fp16 = {
+      ...comps,
+      unet: () => loadUnet(openWeightFile(path.join(files.svdDir, 'unet/diffusion_pytorch_model.safetensors')), resolveUnetConfig(cj.config.unet), { precision: 'fp16' }),
+      controlnext: async () => {
+        const net = await loadControlNeXt(openWeightFile(files.controlnext), resolveControlNeXtConfig(cj.config.controlnext), { precision: 'fp16' });
+        return { ...net, stem: async (x: FloatTensor) => { types.push(x.type); const y = await net.stem!(x); types.push(y.type); return y; } };
+      },
+    };
+    const poses = io.get('in.pose_frames_u8')!;
+    const inputs = cj.inputs;
+    const result = await generate(
+      fp16,
+      { refImage: io.get('in.ref_image_u8')!, poses: poseSourceFromFrames(poses.data as Uint8Array, poses.dims[0]) },
+      {
+        steps: inputs.num_inference_steps, minGuidance: inputs.min_guidance_scale, maxGuidance: inputs.max_guidance_scale,
+        framesPerBatch: inputs.frames_per_batch, overlap: inputs.overlap, decodeChunk: inputs.decode_chunk_size,
+        noiseAugStrength: inputs.noise_aug_strength,
+      },
+      { latents: io.get('in.latents') as Float32Tensor, imageNoise: io.get('in.image_noise') as Float32Tensor },
+    );
+    expect(new Set(types)).toEqual(new Set(['float16']));
+    const { maxAbs, meanAbs } = absDiff(result.frames!.data, io.get('out.frames')!.data as Float32Array);
+    console.log(`pipeline_tiny with fp16 ControlNeXt + UNet (CPU): out.frames max_abs=${maxAbs.toExponential(2)} mean_abs=${meanAbs.toExponential(2)}`);
+    expect(maxAbs).toBeLessThan(0.01); // frames in [0, 1]; measured 2.5e-3 (the fp32 path: 2e-5)
+  });
+
+  it('refuses fp16/tf32 on the CPU with one line, before reading any weights', () => {
+    const files = diffusersFolderOnce();
+    for (const precision of ['fp16', 'tf32'] as const) {
+      expect(() => loadComponents(files, { precision })).toThrow(`--precision ${precision} needs --device cuda; the CPU runs fp32 only`);
+    }
+    expect(() => loadComponents(files, { precision: 'fp32' })).not.toThrow();
   });
 });
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CnextError } from '../../src/core/errors.ts';
 import { absDiff, asFloat32, float32, type Float32Tensor } from '../../src/core/tensor.ts';
-import type { Unet } from '../../src/diffusion/components.ts';
+import type { Unet } from '../../src/nets/interfaces.ts';
 import { Session } from '../../src/onnx/session.ts';
 import { loadCase } from '../../src/parity/case.ts';
 import { checkTensor, toleranceFor } from '../../src/parity/compare.ts';
