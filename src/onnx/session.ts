@@ -6,7 +6,7 @@ import path from 'node:path';
 import './no-telemetry.ts'; // must precede onnxruntime-node
 import * as ort from 'onnxruntime-node';
 import { CnextError } from '../core/errors.ts';
-import { checkDevicePrecision, type Precision } from '../core/device.ts';
+import type { Precision } from '../core/device.ts';
 import type { DType, Tensor } from '../core/tensor.ts';
 import type { BuiltModel } from './builder.ts';
 import { applyCudaPrecision, CUDA_SESSION_CONFIG, cudaProviderLibrary, gpuOutOfMemory, isCudaOutOfMemory } from './cuda.ts';
@@ -17,9 +17,11 @@ import type { Device as ExecutionProvider } from '../core/device.ts';
 export interface SessionOptions {
   provider?: ExecutionProvider;
   /**
-   * Number format the caller runs in (refused on CPU unless fp32). The session layer only sets the provider's math
-   * mode from it (CUDA fp32 = TF32 off, process-wide, see cuda.ts; absent = the process's current mode); which
-   * dtypes a graph computes in is the network builders' business.
+   * Number format the caller runs in. The session layer only sets the provider's math mode from it (CUDA fp32 =
+   * TF32 off, process-wide, see cuda.ts; absent = the process's current mode); which dtypes a graph computes in is
+   * the network builders' business. Users cannot ask for fp16 on the CPU (core/device.ts refuses it at every flag and
+   * in the component loader), but the session accepts an fp16 graph there: ORT's CPU provider runs it, casting
+   * where it lacks fp16 kernels, which is how the tests check the fp16 graphs' numbers without a GPU.
    */
   precision?: Precision;
   /** CUDA device ordinal (default 0). */
@@ -78,7 +80,6 @@ export class Session {
   static async create(model: Pick<BuiltModel, 'bytes' | 'externalDir'>, options: SessionOptions = {}): Promise<Session> {
     const label = options.label ?? 'network';
     const provider = options.provider ?? 'cpu';
-    if (options.precision) checkDevicePrecision(provider, options.precision);
     const extra: Record<string, Record<string, string>> = {
       session: { model_external_initializers_file_folder_path: model.externalDir },
     };
