@@ -81,6 +81,9 @@ export async function* decodeFrames(file: string, options: DecodeOptions = {}): 
   const frameBytes = out.width * out.height * 3;
 
   const pipe = new PassThrough({ highWaterMark: Math.max(frameBytes, 1 << 16) });
+  // A destroyed pipe keeps its error for the frame loop's iterator, which rethrows it; this listener only stops
+  // an abort that lands before the loop listens (while ffmpeg starts) from becoming an uncaught exception.
+  pipe.on('error', () => {});
   const cmd = ffmpegCommand()
     .input(file)
     .inputOptions('-nostdin', '-v', 'error')

@@ -110,6 +110,19 @@ describe('decodeFrames', () => {
     expect(childFfmpegs()).toEqual([]);
   });
 
+  it('an abort while ffmpeg is starting is a CancelledError for the consumer, not an uncaught exception', async () => {
+    // Seen in a batch interrupted while the next clip's poses were prefetched: the pipe was destroyed before the
+    // frame loop listened to it, and its 'error' event had no listener (vitest fails a run on an uncaught error).
+    const info = await probeVideo(DANCE);
+    const ac = new AbortController();
+    const frames = decodeFrames(DANCE, { signal: ac.signal, info });
+    const first = frames.next(); // runs up to `await startFfmpeg(…)`
+    ac.abort();
+    await expect(first).rejects.toBeInstanceOf(CancelledError);
+    await new Promise((r) => setTimeout(r, 200)); // an uncaught 'error' would be emitted on a later tick
+    expect(childFfmpegs()).toEqual([]);
+  });
+
   it('a file that ffprobe accepts but no frame decodes from is a user error', async () => {
     const tabs = join(tmp.dir, 'tabs.mp4');
     writeFileSync(tabs, Buffer.alloc(4096, 0x09));
