@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { resolvePrecision, type Device, type Precision } from '../core/device.ts';
 import { float32, type Float32Tensor } from '../core/tensor.ts';
-import type { ControlInput } from '../diffusion/components.ts';
+import type { ControlInput } from '../nets/interfaces.ts';
 import { synthesizeModels } from '../../models/synth.ts';
 import { loadControlNeXt, resolveControlNeXtConfig } from '../nets/controlnext-svd.ts';
 import { loadUnet, resolveUnetConfig } from '../nets/unet-spatio-temporal.ts';

@@ -2,7 +2,7 @@
 // added_time_ids, conditional_controls?) → out.sample (fixtures README §4.2). The control inputs are used when the
 // case says `with_control` (or, if it does not say, when it holds in.control_output).
 import { asFloat32 } from '../../core/tensor.ts';
-import type { ControlInput } from '../../diffusion/components.ts';
+import type { ControlInput } from '../../nets/interfaces.ts';
 import { loadUnet, resolveUnetConfig } from '../../nets/unet-spatio-temporal.ts';
 import { openWeightFile } from '../../weights/open.ts';
 import { compareOutputs } from '../compare.ts';
