@@ -6,10 +6,25 @@
 // A problem that concerns one item (no reference, unknown preset in a row) fails that item only.
 import path from 'node:path';
 import { CnextError, isCnextError } from '../core/errors.ts';
+import type { KnobValues } from '../job/knobs.ts';
 import type { JobOptions } from '../job/options.ts';
 import { resolveValues, type PresetKey, type PresetsContext } from '../presets/index.ts';
 import { discoverVideos, pairedRef } from './discover.ts';
 import { readManifest, type ManifestRow } from './manifest.ts';
+
+/** What a batch runs over and where it writes: the flags a local batch (src/cli/batch.ts) and a farm batch share. */
+export interface BatchSelection {
+  readonly dir: string;
+  readonly out: string;
+  readonly ref?: string;
+  readonly recursive: boolean;
+  readonly manifest?: string;
+  readonly preset?: string;
+  readonly models?: string;
+  readonly json: boolean;
+  /** Generation knobs the user gave (the knob table's keys). */
+  readonly flags: Omit<KnobValues, 'preset' | 'models'>;
+}
 
 export interface BatchItem {
   readonly index: number;

@@ -10,12 +10,11 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { invalidParameterError } from '../core/is.ts';
 import { CancelledError } from '../core/errors.ts';
-import type { KnobValues } from '../job/knobs.ts';
 import { frameSize } from '../job/options.ts';
 import type { JobRunOptions } from '../job/run.ts';
 import { pickReporter, type Reporter } from '../log/index.ts';
 import type { PresetsContext } from '../presets/index.ts';
-import { planBatch, type BatchItem } from '../batch/plan.ts';
+import { planBatch, type BatchItem, type BatchSelection } from '../batch/plan.ts';
 import { formatSummary, type BatchReport } from '../batch/report.ts';
 import { runBatch, type BatchDeps } from '../batch/runner.ts';
 import { addQueueOptions, takeQueueOptions } from './queue.ts';
@@ -32,19 +31,9 @@ const BATCH_FLAGS = {
   json: { schema: z.boolean().optional(), expected: 'true or false' },
 } as const;
 
-export interface BatchFlags {
-  readonly dir: string;
-  readonly out: string;
-  readonly ref?: string;
-  readonly recursive: boolean;
-  readonly manifest?: string;
-  readonly preset?: string;
-  readonly models?: string;
-  readonly json: boolean;
+export interface BatchFlags extends BatchSelection {
   /** Extract the next item's poses while the current one generates (default true). */
   readonly prefetch: boolean;
-  /** Generation knobs the user gave (the knob table's keys). */
-  readonly flags: Omit<KnobValues, 'preset' | 'models'>;
 }
 
 /** commander's raw options → checked flags (the first problem → a parameter error naming the flag). */

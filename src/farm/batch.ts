@@ -4,26 +4,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Queue } from 'bullmq';
-import { planBatch } from '../batch/plan.ts';
+import { planBatch, type BatchSelection } from '../batch/plan.ts';
 import { formatSummary, REPORT_FILE, summarize, writeReport, type BatchReport, type ReportItem } from '../batch/report.ts';
-import type { PresetKey, PresetsContext } from '../presets/index.ts';
+import type { PresetsContext } from '../presets/index.ts';
 import { connect, parseQueueUrl, probe, queueError, redactText } from './connection.ts';
 import { enqueueItems, isJob } from './enqueue.ts';
 import { farmLine, followJobs, type FarmEvent, type FarmItemView } from './follow.ts';
 import { QUEUE_NAME } from './payload.ts';
 
-/** The batch's own flags (src/cli/batch.ts BatchFlags). */
-export interface FarmBatchFlags {
-  readonly dir: string;
-  readonly out: string;
-  readonly ref?: string;
-  readonly recursive: boolean;
-  readonly manifest?: string;
-  readonly preset?: string;
-  readonly models?: string;
-  readonly json: boolean;
-  readonly flags: Partial<Record<PresetKey, unknown>>;
-}
+/** The batch's own flags, as a local batch takes them. */
+export type FarmBatchFlags = BatchSelection;
 
 export interface FarmFlags {
   readonly queue?: string;
