@@ -10,7 +10,7 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { CancelledError, CnextError } from '../src/core/errors.ts';
-import { acquirePidLock } from '../src/core/pid-lock.ts';
+import { acquirePidLock, describeOwner } from '../src/core/pid-lock.ts';
 import { noEmit, type EmitFn } from '../src/core/events.ts';
 import { readManifest, recordDownload } from './cache.ts';
 import { PARTIAL_SUFFIX, filePath, partialPath } from './layout.ts';
@@ -81,8 +81,8 @@ export async function downloadFile(o: DownloadOptions): Promise<DownloadResult> 
  */
 function lockPartial(part: string): () => void {
   const lock = `${part}.lock`;
-  return acquirePidLock(lock, (pid) =>
-    new CnextError('DOWNLOAD_LOCKED', `${path.basename(part, PARTIAL_SUFFIX)} is being downloaded by another process (pid ${pid}).`, {
+  return acquirePidLock(lock, (owner) =>
+    new CnextError('DOWNLOAD_LOCKED', `${path.basename(part, PARTIAL_SUFFIX)} is being downloaded by another process (${describeOwner(owner)}).`, {
       category: 'user', solutions: [`Wait for it to finish, or stop it; if no such download runs, delete ${lock}.`],
     }),
   );

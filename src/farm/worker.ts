@@ -228,7 +228,9 @@ async function processJob(job: Job, x: JobContext): Promise<FarmResult> {
   c.log(`job ${printable(job.id)} (${printable(j.name)}) on ${x.name}: ${printable(files.output)}`);
   const r = await runJob(
     { ref: files.ref, video: files.video, out: files.output, options: canonical({ ...j.options, device: c.device, lowMemory: c.lowMemory }), preset: j.preset },
-    { components: await x.nets.for(j.options.precision), emit },
+    // the queue's lock is the authority on who runs this job: a job.lock left by a worker on another host that
+    // stalled or died (its pid means nothing here) is taken over
+    { components: await x.nets.for(j.options.precision), emit, takeOverForeignLock: true },
   );
   await progress.flush();
   const st = statOf(r.output);

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeJsonAtomic } from '../core/atomic-file.ts';
 import { CnextError } from '../core/errors.ts';
-import { acquirePidLock } from '../core/pid-lock.ts';
+import { acquirePidLock, describeOwner, type PidLockOptions } from '../core/pid-lock.ts';
 import { RunHasher } from '../diffusion/checkpoint.ts';
 import { describeBinary, resolveFfmpeg } from '../../video/ffmpeg.ts';
 import type { JobOptions } from './options.ts';
@@ -168,14 +168,20 @@ export function diskFullError(e: unknown, where: string): CnextError | null {
 export const LOCK_FILE = 'job.lock';
 
 /**
- * One process per job folder: `job.lock` holds the owner's pid. A lock whose process is gone (killed, crashed) is
- * taken over. Returns the release function.
+ * One process per job folder: `job.lock` holds the owner's pid and host. A lock whose process is gone (killed,
+ * crashed) is taken over; one from another host only with `takeOverForeign` (src/core/pid-lock.ts). Returns the
+ * release function.
  */
-export function lockJobDir(dir: string): () => void {
+export function lockJobDir(dir: string, options: PidLockOptions = {}): () => void {
   fs.mkdirSync(dir, { recursive: true });
-  return acquirePidLock(path.join(dir, LOCK_FILE), (pid) =>
-    new CnextError('JOB_BUSY', `Another cnext process (pid ${pid}) is working in the job folder ${dir}`, {
-      solutions: ['Wait for it to finish, or stop it (Ctrl-C) and run the command again', 'Or use another --job-dir'],
+  const lock = path.join(dir, LOCK_FILE);
+  return acquirePidLock(lock, (owner) =>
+    new CnextError('JOB_BUSY', `Another cnext process (${describeOwner(owner)}) is working in the job folder ${dir}`, {
+      solutions: [
+        'Wait for it to finish, or stop it (Ctrl-C) and run the command again',
+        'Or use another --job-dir',
+        ...(owner.host ? [`If no cnext job runs there any more, delete ${lock}`] : []),
+      ],
     }),
-  );
+  options);
 }

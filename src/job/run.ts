@@ -55,6 +55,11 @@ export interface JobRunOptions {
   readonly components?: PipelineComponents;
   /** Extra MP4 tags (e.g. the demo's notice that its weights are synthetic). */
   readonly metadata?: Readonly<Record<string, string>>;
+  /**
+   * Take over a job.lock written on another host (src/core/pid-lock.ts). Only for a caller whose right to the job
+   * comes from elsewhere: a farm worker that the queue gave the job after its previous holder stalled.
+   */
+  readonly takeOverForeignLock?: boolean;
 }
 
 export interface JobResult {
@@ -234,7 +239,7 @@ function openJobFolder(ctx: JobContext, opened: OpenedInputs): { record: JobReco
     models: { root: input.models ? path.resolve(input.models) : run.components ? '(given)' : opened.modelsRoot, key: modelsKey },
     versions: versions(), createdAt: now, updatedAt: now, stages: {},
   };
-  ctx.unlock = lockJobDir(jobDir);
+  ctx.unlock = lockJobDir(jobDir, { takeOverForeign: run.takeOverForeignLock });
   const old = readJobRecord(jobDir);
   if (old && old.key !== record.key) {
     const changed = describeChanges(old, record);

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultJobDir, describeChanges, diskFullError, jobKey, lockJobDir, poseKey, type JobRecord } from '../../src/job/folder.ts';
@@ -76,9 +77,29 @@ describe('job folder', () => {
       expect(() => lockJobDir(dir)).toThrow(`Another cnext process (pid ${process.ppid}) is working in the job folder ${dir}`);
       fs.writeFileSync(lock, '2147483646\n'); // no such process
       const release = lockJobDir(dir);
-      expect(fs.readFileSync(lock, 'utf8')).toBe(`${process.pid}\n`);
+      expect(fs.readFileSync(lock, 'utf8')).toBe(`${process.pid} ${os.hostname()}\n`);
       release();
       expect(fs.existsSync(lock)).toBe(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a lock from another host is busy whatever its pid (shared storage), unless the caller takes it over', () => {
+    const dir = tempDir();
+    try {
+      const lock = path.join(dir, 'job.lock');
+      // a pid that is dead here says nothing about the host that wrote it
+      fs.writeFileSync(lock, '2147483646 gpu-node-7\n');
+      expect(() => lockJobDir(dir)).toThrow(`Another cnext process (pid 2147483646 on host gpu-node-7) is working in the job folder ${dir}`);
+      // a pid that is alive here says nothing either: a farm worker given the job by the queue takes it over
+      fs.writeFileSync(lock, `${process.ppid} gpu-node-7\n`);
+      const release = lockJobDir(dir, { takeOverForeign: true });
+      expect(fs.readFileSync(lock, 'utf8')).toBe(`${process.pid} ${os.hostname()}\n`);
+      release();
+      // this host's own live process is never taken over, foreign takeover or not
+      fs.writeFileSync(lock, `${process.ppid} ${os.hostname()}\n`);
+      expect(() => lockJobDir(dir, { takeOverForeign: true })).toThrow(`Another cnext process (pid ${process.ppid}) is working`);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
