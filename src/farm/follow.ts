@@ -35,9 +35,11 @@ export interface FollowOptions {
 const same = (a: FarmItemView, b: FarmItemView) => JSON.stringify(a) === JSON.stringify(b);
 
 async function view(queue: Queue, base: FarmItemView): Promise<FarmItemView> {
+  // State first, then the job: read the other way round, a job that fails for good between the two reads shows
+  // its final state with the previous try's data (attemptsMade one short) — and a final view is never re-read.
+  const s = await queue.getJobState(base.jobId!);
   const job: Job | undefined = await queue.getJob(base.jobId!);
-  if (!job) return { ...base, state: 'failed', error: 'the job was removed from the queue' };
-  const s = await job.getState();
+  if (!job || s === 'unknown') return { ...base, state: 'failed', error: 'the job was removed from the queue' };
   const state: FarmItemState = s === 'completed' || s === 'failed' || s === 'active' || s === 'delayed' ? s : 'waiting';
   const progress = typeof job.progress === 'object' && job.progress && 'stage' in job.progress ? (job.progress as unknown as FarmProgress) : undefined;
   const result = state === 'completed' ? (job.returnvalue as FarmResult) : undefined;
